@@ -1,0 +1,57 @@
+# Every target works on a fresh machine with Go, Redis at 127.0.0.1:6379 and
+# PostgreSQL at 127.0.0.1:5432 (.ci/run starts them when they are not running).
+GO        ?= go
+PKGS      := ./...
+BIN       := bin/tokengate
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+FUZZTIME  ?= 5s
+# Each fuzz target as package:Target; `go test -fuzz` takes one target in one package.
+FUZZ      := ./extproc/sse:FuzzDecoderSplit \
+             ./extproc/openai:FuzzParseRequest \
+             ./extproc/openai:FuzzScanChunk \
+             ./extproc/tokens:FuzzBound \
+             ./quota/memledger:FuzzCorrectEqualsTimelyDebit \
+             ./quota/redisledger:FuzzKeys
+
+.PHONY: build run dev test unit fuzz bench lint fmt-check tidy-check
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/tokengate
+
+run: build
+	./$(BIN) serve
+
+dev: build
+	./$(BIN) dev
+
+## test: what CI runs: formatting, vet, staticcheck, race tests on real Redis, short fuzzing.
+test: lint unit fuzz
+
+unit:
+	$(GO) test -race -count=1 $(PKGS)
+
+fuzz:
+	@set -e; for f in $(FUZZ); do \
+		pkg=$${f%%:*}; target=$${f##*:}; \
+		echo "fuzz $$target in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
+
+lint: fmt-check tidy-check
+	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+tidy-check:
+	@cp go.mod /tmp/tokengate.go.mod.bak; cp go.sum /tmp/tokengate.go.sum.bak; \
+	$(GO) mod tidy; \
+	if ! cmp -s go.mod /tmp/tokengate.go.mod.bak || ! cmp -s go.sum /tmp/tokengate.go.sum.bak; then \
+		echo "go mod tidy changed go.mod/go.sum; run it and commit"; \
+		cp /tmp/tokengate.go.mod.bak go.mod; cp /tmp/tokengate.go.sum.bak go.sum; exit 1; fi

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/iasolaris/tokengate/admin"
+	"github.com/iasolaris/tokengate/extproc"
+	"github.com/iasolaris/tokengate/quota"
+	"github.com/iasolaris/tokengate/quota/memledger"
+	"github.com/iasolaris/tokengate/quota/redisledger"
+)
+
+// shutdownTimeout bounds the whole ordered shutdown; Kubernetes' default
+// grace period is 30 s.
+const shutdownTimeout = 20 * time.Second
+
+// app is one running tokengate: the ext_proc gRPC server with its health
+// service, and the admin HTTP port. Its listeners are bound when it is made,
+// so "address in use" is an error from newApp, not a log line later.
+type app struct {
+	cfg      *Config
+	log      *slog.Logger
+	ledger   quota.Ledger
+	rdb      *redis.Client
+	registry *prometheus.Registry
+	extproc  *extproc.Server
+	grpc     *grpc.Server
+	health   *health.Server
+	grpcLn   net.Listener
+	admin    *http.Server
+	adminLn  net.Listener
+}
+
+func newLogger(cfg *Config, out io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level)) // validated in Config.validate
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "text" {
+		return slog.New(slog.NewTextHandler(out, opts))
+	}
+	return slog.New(slog.NewJSONHandler(out, opts))
+}
+
+func newApp(cfg *Config, log *slog.Logger) (a *app, err error) {
+	a = &app{cfg: cfg, log: log, registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			a.closeListeners()
+		}
+	}()
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	if cfg.Redis.URL == "" {
+		log.Info("redis.url is empty: using the in-memory ledger; balances are lost on restart and not shared between replicas")
+		a.ledger = memledger.New(memledger.Options{Location: cfg.location, HoldTTL: cfg.Quota.HoldTTL})
+	} else {
+		ropts, _ := redis.ParseURL(cfg.Redis.URL) // validated in Config.validate
+		a.rdb = redis.NewClient(ropts)
+		a.ledger = redisledger.New(a.rdb, redisledger.Options{Prefix: cfg.Redis.KeyPrefix, Location: cfg.location, HoldTTL: cfg.Quota.HoldTTL})
+		log.Info("using the redis ledger", "redis", redactURL(cfg.Redis.URL))
+	}
+
+	enforcement := extproc.Soft
+	if cfg.Quota.Enforcement == "hard" {
+		enforcement = extproc.Hard
+	}
+	a.extproc, err = extproc.New(a.ledger, extproc.UserHeader{
+		Header:    cfg.Identity.UserHeader,
+		Allowance: quota.Tokens(cfg.Quota.DefaultAllowance),
+		RPM:       cfg.RateLimit.RPM,
+	}, extproc.Options{
+		Enforcement:           enforcement,
+		CompletionAllowance:   quota.Tokens(cfg.Quota.CompletionAllowance),
+		DefaultCompletionCap:  quota.Tokens(cfg.Quota.DefaultCompletionCap),
+		PhaseTimeout:          cfg.Quota.PhaseTimeout,
+		FailClosed:            cfg.Quota.FailMode == "closed",
+		UpstreamAuthorization: cfg.Upstream.Authorization,
+		Logger:                log,
+		Registerer:            a.registry,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	a.grpc = grpc.NewServer()
+	extprocv3.RegisterExternalProcessorServer(a.grpc, a.extproc)
+	// Envoy health-checks its ext_proc cluster over gRPC on the same port.
+	a.health = health.NewServer()
+	a.health.SetServingStatus(extprocv3.ExternalProcessor_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(a.grpc, a.health)
+
+	a.admin = &http.Server{
+		Handler: admin.New(a.ledger, admin.Options{
+			Gatherer: a.registry,
+			Ready:    a.ready,
+			Logger:   log,
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+
+	if a.grpcLn, err = net.Listen("tcp", cfg.GRPC.Listen); err != nil {
+		return nil, fmt.Errorf("grpc.listen: %w", err)
+	}
+	if a.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+		return nil, fmt.Errorf("admin.listen: %w", err)
+	}
+	return a, nil
+}
+
+// ready fails while the ledger's store does not answer.
+func (a *app) ready(ctx context.Context) error {
+	if a.rdb == nil {
+		return nil
+	}
+	return a.rdb.Ping(ctx).Err()
+}
+
+func (a *app) closeListeners() {
+	for _, ln := range []net.Listener{a.grpcLn, a.adminLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+}
+
+// run serves until ctx ends or a server fails, then shuts down in order.
+func (a *app) run(ctx context.Context) error {
+	a.log.Info("tokengate serving", "version", version, "grpc", a.grpcLn.Addr().String(), "admin", a.adminLn.Addr().String())
+	failed := make(chan error, 2)
+	go func() { failed <- fmt.Errorf("grpc: %w", a.grpc.Serve(a.grpcLn)) }()
+	go func() {
+		if err := a.admin.Serve(a.adminLn); !errors.Is(err, http.ErrServerClosed) {
+			failed <- fmt.Errorf("admin: %w", err)
+		}
+	}()
+	var cause error
+	select {
+	case <-ctx.Done():
+	case cause = <-failed:
+		a.log.Error("server failed; shutting down", "err", cause)
+	}
+	return errors.Join(cause, a.shutdown())
+}
+
+// shutdown stops in an order that loses nothing: Envoy is told to stop
+// opening streams, streams in flight finish and settle, then the stores
+// close, and the admin port goes last so /metrics shows the drain.
+func (a *app) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	steps := []struct {
+		name string
+		stop func(context.Context) error
+	}{
+		{"health", func(context.Context) error { a.health.Shutdown(); return nil }},
+		{"grpc", a.stopGRPC},
+		{"redis", func(context.Context) error {
+			if a.rdb == nil {
+				return nil
+			}
+			return a.rdb.Close()
+		}},
+		{"admin", a.admin.Shutdown},
+	}
+	var errs []error
+	for _, s := range steps {
+		if err := s.stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown %s: %w", s.name, err))
+		}
+	}
+	a.log.Info("tokengate stopped")
+	return errors.Join(errs...)
+}
+
+// stopGRPC lets every stream finish (each settles on its way out), and cuts
+// the rest at the deadline.
+func (a *app) stopGRPC(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { a.grpc.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		a.grpc.Stop()
+		<-done
+		return fmt.Errorf("streams still open at the deadline were cut: %w", ctx.Err())
+	}
+}
+
+// runServe is `tokengate serve`.
+func runServe(ctx context.Context, cfg *Config, logOut io.Writer, started func(*app)) error {
+	a, err := newApp(cfg, newLogger(cfg, logOut))
+	if err != nil {
+		return err
+	}
+	if started != nil {
+		started(a)
+	}
+	return a.run(ctx)
+}

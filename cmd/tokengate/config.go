@@ -1,0 +1,183 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+	_ "time/tzdata" // quota.timezone must load in minimal containers without /usr/share/zoneinfo
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/viper"
+)
+
+// Config is tokengate's whole configuration: one YAML file plus TOKENGATE_*
+// environment variables (TOKENGATE_QUOTA_ENFORCEMENT sets quota.enforcement).
+// Every key has a default, so an empty configuration runs on embedded
+// in-memory stores.
+type Config struct {
+	GRPC struct {
+		Listen string `mapstructure:"listen"`
+	} `mapstructure:"grpc"`
+	Admin struct {
+		Listen string `mapstructure:"listen"`
+	} `mapstructure:"admin"`
+	Redis struct {
+		URL       string `mapstructure:"url"`
+		KeyPrefix string `mapstructure:"key_prefix"`
+	} `mapstructure:"redis"`
+	Quota struct {
+		DefaultAllowance     int64         `mapstructure:"default_allowance"`
+		Enforcement          string        `mapstructure:"enforcement"`
+		Timezone             string        `mapstructure:"timezone"`
+		FailMode             string        `mapstructure:"fail_mode"`
+		HoldTTL              time.Duration `mapstructure:"hold_ttl"`
+		CompletionAllowance  int64         `mapstructure:"completion_allowance"`
+		DefaultCompletionCap int64         `mapstructure:"default_completion_cap"`
+		PhaseTimeout         time.Duration `mapstructure:"phase_timeout"`
+	} `mapstructure:"quota"`
+	Identity struct {
+		UserHeader string `mapstructure:"user_header"`
+	} `mapstructure:"identity"`
+	RateLimit struct {
+		RPM int `mapstructure:"rpm"`
+	} `mapstructure:"ratelimit"`
+	Upstream struct {
+		Authorization string `mapstructure:"authorization"`
+	} `mapstructure:"upstream"`
+	Log struct {
+		Level  string `mapstructure:"level"`
+		Format string `mapstructure:"format"`
+	} `mapstructure:"log"`
+	Dev struct {
+		Listen   string `mapstructure:"listen"`
+		Upstream string `mapstructure:"upstream"`
+	} `mapstructure:"dev"`
+
+	location *time.Location
+}
+
+// defaults lists every key with its default; viper only maps environment
+// variables onto keys it knows, so a key missing here could not be set from
+// the environment.
+var defaults = map[string]any{
+	"grpc.listen":                  ":50051",
+	"admin.listen":                 ":8081",
+	"redis.url":                    "",
+	"redis.key_prefix":             "tokengate:",
+	"quota.default_allowance":      1_000_000,
+	"quota.enforcement":            "soft",
+	"quota.timezone":               "UTC",
+	"quota.fail_mode":              "open",
+	"quota.hold_ttl":               "10m",
+	"quota.completion_allowance":   256,
+	"quota.default_completion_cap": 4096,
+	"quota.phase_timeout":          "150ms",
+	"identity.user_header":         "x-user-email",
+	"ratelimit.rpm":                60,
+	"upstream.authorization":       "",
+	"log.level":                    "info",
+	"log.format":                   "json",
+	"dev.listen":                   ":10000",
+	"dev.upstream":                 "",
+}
+
+// loadConfig reads the file (if any) and the environment, then validates.
+// commandDefaults replace defaults for one command; flags override
+// everything. Errors name the offending key.
+func loadConfig(file string, commandDefaults, flags map[string]any) (*Config, error) {
+	v := viper.New()
+	for k, d := range defaults {
+		v.SetDefault(k, d)
+	}
+	for k, d := range commandDefaults {
+		v.SetDefault(k, d)
+	}
+	v.SetEnvPrefix("TOKENGATE")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	if file != "" {
+		v.SetConfigFile(file)
+		if err := v.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("config %s: %w", file, err)
+		}
+	}
+	for k, f := range flags {
+		v.Set(k, f)
+	}
+	var c Config
+	// Unknown keys are errors: a misspelt key that silently keeps its default
+	// is how a quota ends up unenforced.
+	if err := v.UnmarshalExact(&c, func(dc *mapstructure.DecoderConfig) { dc.WeaklyTypedInput = true }); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return &c, nil
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(key string, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	for key, addr := range map[string]string{"grpc.listen": c.GRPC.Listen, "admin.listen": c.Admin.Listen, "dev.listen": c.Dev.Listen} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad(key, "want host:port, got %q", addr)
+		}
+	}
+	if c.Redis.URL != "" {
+		if _, err := redis.ParseURL(c.Redis.URL); err != nil {
+			bad("redis.url", "%v", err)
+		}
+	}
+	// A brace in the prefix would become every key's hash tag and put all
+	// accounts in one Redis Cluster slot.
+	if strings.ContainsAny(c.Redis.KeyPrefix, "{}") {
+		bad("redis.key_prefix", "must not contain { or }, got %q", c.Redis.KeyPrefix)
+	}
+	if c.Quota.DefaultAllowance < 0 {
+		bad("quota.default_allowance", "must not be negative, got %d", c.Quota.DefaultAllowance)
+	}
+	if c.Quota.Enforcement != "soft" && c.Quota.Enforcement != "hard" {
+		bad("quota.enforcement", "want soft or hard, got %q", c.Quota.Enforcement)
+	}
+	if c.Quota.FailMode != "open" && c.Quota.FailMode != "closed" {
+		bad("quota.fail_mode", "want open or closed, got %q", c.Quota.FailMode)
+	}
+	loc, err := time.LoadLocation(c.Quota.Timezone)
+	if err != nil {
+		bad("quota.timezone", "unknown time zone %q", c.Quota.Timezone)
+	}
+	c.location = loc
+	if c.Quota.HoldTTL <= 0 {
+		bad("quota.hold_ttl", "must be positive, got %v", c.Quota.HoldTTL)
+	}
+	if c.Quota.CompletionAllowance < 0 {
+		bad("quota.completion_allowance", "must not be negative, got %d", c.Quota.CompletionAllowance)
+	}
+	if c.Quota.DefaultCompletionCap <= 0 {
+		bad("quota.default_completion_cap", "must be positive, got %d", c.Quota.DefaultCompletionCap)
+	}
+	if c.Quota.PhaseTimeout <= 0 {
+		bad("quota.phase_timeout", "must be positive, got %v", c.Quota.PhaseTimeout)
+	}
+	if h := c.Identity.UserHeader; h == "" || h != strings.ToLower(h) || strings.ContainsAny(h, " :\t") {
+		bad("identity.user_header", "want a lower-case header name, got %q", h)
+	}
+	if c.RateLimit.RPM < 0 {
+		bad("ratelimit.rpm", "must not be negative (0 turns it off), got %d", c.RateLimit.RPM)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "want debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		bad("log.format", "want json or text, got %q", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := loadConfig("", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GRPC.Listen != ":50051" || c.Admin.Listen != ":8081" || c.Redis.URL != "" ||
+		c.Quota.DefaultAllowance != 1_000_000 || c.Quota.Enforcement != "soft" ||
+		c.Quota.FailMode != "open" || c.Identity.UserHeader != "x-user-email" || c.RateLimit.RPM != 60 ||
+		c.Quota.HoldTTL != 10*time.Minute || c.location != time.UTC {
+		t.Fatalf("defaults differ from design.md §8: %+v", c)
+	}
+}
+
+func TestLoadConfigFileAndEnv(t *testing.T) {
+	t.Setenv("TOKENGATE_RATELIMIT_RPM", "7")
+	t.Setenv("TOKENGATE_QUOTA_DEFAULT_ALLOWANCE", "123")
+	c, err := loadConfig("testdata/valid.yaml", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Quota.Enforcement != "hard" || c.Quota.FailMode != "closed" || c.location.String() != "America/Sao_Paulo" {
+		t.Errorf("file values not applied: %+v", c.Quota)
+	}
+	if c.RateLimit.RPM != 7 || c.Quota.DefaultAllowance != 123 {
+		t.Errorf("environment must override the file: rpm=%d allowance=%d", c.RateLimit.RPM, c.Quota.DefaultAllowance)
+	}
+}
+
+func TestLoadConfigFlagsBeatEverything(t *testing.T) {
+	t.Setenv("TOKENGATE_DEV_UPSTREAM", "http://from-env")
+	c, err := loadConfig("", map[string]any{"log.format": "text"}, map[string]any{"dev.upstream": "http://from-flag"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Dev.Upstream != "http://from-flag" || c.Log.Format != "text" {
+		t.Fatalf("got upstream %q format %q", c.Dev.Upstream, c.Log.Format)
+	}
+}
+
+func TestLoadConfigErrorsNameTheKey(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		env     map[string]string
+		wantKey string
+	}{
+		{name: "unknown key", file: "testdata/unknown_key.yaml", wantKey: "enforcment"},
+		{name: "bad enum", file: "testdata/bad_enforcement.yaml", wantKey: "quota.enforcement"},
+		{name: "bad type", file: "testdata/bad_type.yaml", wantKey: "default_allowance"},
+		{name: "bad time zone", file: "testdata/bad_timezone.yaml", wantKey: "quota.timezone"},
+		{name: "bad yaml", file: "testdata/bad_yaml.yaml", wantKey: "testdata/bad_yaml.yaml"},
+		{name: "missing file", file: "testdata/nope.yaml", wantKey: "testdata/nope.yaml"},
+		{name: "env fail mode", env: map[string]string{"TOKENGATE_QUOTA_FAIL_MODE": "sometimes"}, wantKey: "quota.fail_mode"},
+		{name: "env listen", env: map[string]string{"TOKENGATE_GRPC_LISTEN": "50051"}, wantKey: "grpc.listen"},
+		{name: "env redis url", env: map[string]string{"TOKENGATE_REDIS_URL": "http://127.0.0.1:6379"}, wantKey: "redis.url"},
+		{name: "env header case", env: map[string]string{"TOKENGATE_IDENTITY_USER_HEADER": "X-User-Email"}, wantKey: "identity.user_header"},
+		{name: "env negative rpm", env: map[string]string{"TOKENGATE_RATELIMIT_RPM": "-1"}, wantKey: "ratelimit.rpm"},
+		{name: "env hold ttl", env: map[string]string{"TOKENGATE_QUOTA_HOLD_TTL": "0s"}, wantKey: "quota.hold_ttl"},
+		{name: "env log level", env: map[string]string{"TOKENGATE_LOG_LEVEL": "loud"}, wantKey: "log.level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			_, err := loadConfig(tt.file, nil, nil)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if !strings.Contains(err.Error(), tt.wantKey) {
+				t.Fatalf("error %q does not name %q", err, tt.wantKey)
+			}
+		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	got := redactURL("redis://user:s3cret@redis:6379/0")
+	if strings.Contains(got, "s3cret") {
+		t.Fatalf("password leaked: %s", got)
+	}
+}

@@ -1,0 +1,124 @@
+package extproc
+
+import (
+	"github.com/iasolaris/tokengate/extproc/openai"
+	"github.com/iasolaris/tokengate/extproc/tokens"
+	"github.com/iasolaris/tokengate/quota"
+)
+
+// admission is what the request phase asks of the ledger, and how sure it is
+// of the prompt's size.
+type admission struct {
+	hold quota.Hold
+	// estimate is the best prompt figure known: the exact count when precise,
+	// else the calibrated estimate. It is what an unreported prompt is charged.
+	estimate quota.Tokens
+	// precise means hold.Prompt is the exact (or, for models without a known
+	// encoding, the calibrated) count rather than the cheap upper bound.
+	precise bool
+	// choices is the request's n: each choice may spend the per-choice cap.
+	choices quota.Tokens
+	// requestedCap is the client's own per-choice completion cap, 0 if none.
+	requestedCap quota.Tokens
+}
+
+// maxExactBody is the largest request body whose prompt is counted exactly.
+const maxExactBody = 16 << 10
+
+// Chat framing that is not in the message text: OpenAI renders each message
+// as <|start|>role<|message|>content<|end|> (about 4 tokens beyond the
+// content) and primes the reply with 3 more.
+const (
+	tokensPerMessage = 4
+	tokensReplyPrime = 3
+)
+
+// plan sizes the hold for a chat request. Most callers are far from their
+// limit, and for them the decision is the same whatever the prompt's exact
+// size: they get the cheap upper bound (one pass over the bytes, already made
+// by the parser). Only a caller whose last known balance is close to what the
+// request could cost pays for the exact count up front.
+func (s *Server) plan(acct quota.AccountID, chat *openai.Chat, body []byte) admission {
+	framing := quota.Tokens(chat.Messages*tokensPerMessage+tokensReplyPrime) +
+		quota.Tokens(chat.Images)*s.opts.ImageTokens
+	a := admission{
+		choices:      quota.Tokens(max(1, chat.N)),
+		requestedCap: requestedCap(chat),
+		estimate:     quota.Tokens(chat.Prompt.Estimate()) + framing,
+	}
+	a.hold = quota.Hold{
+		Prompt:            quota.Tokens(chat.Prompt.Bound()) + framing,
+		Completion:        s.completionHold(a),
+		RequireCompletion: s.opts.Enforcement == Hard,
+	}
+	if left, ok := s.hint(acct); ok && left < 2*(a.hold.Prompt+a.hold.Completion) {
+		return s.refine(a, chat, body)
+	}
+	return a
+}
+
+// refine replaces the bound with the exact count where the model's encoding
+// is known, or with the calibrated estimate where it is not. It costs a real
+// BPE pass (hundreds of microseconds for a few KB), so it runs only where it
+// can change the decision.
+func (s *Server) refine(a admission, chat *openai.Chat, body []byte) admission {
+	a.precise = true
+	framing := quota.Tokens(chat.Images) * s.opts.ImageTokens
+	// An encoding whose vocabulary is still being built (the server warms
+	// them in the background at start) would cost tens of milliseconds inside
+	// Envoy's message timeout: the estimate serves until it is ready.
+	// Bodies past maxExactBody are estimated too: the tokenizer's cost grows
+	// quadratically on some whitespace, and a caller near its limit must not
+	// be able to buy seconds of CPU with a crafted prompt.
+	if enc, ok := tokens.ForModel(chat.Model); ok && enc.Ready() && len(body) <= maxExactBody {
+		if msgs, tools, err := openai.ExactMessages(body); err == nil {
+			a.estimate = quota.Tokens(enc.ChatPrompt(msgs, tools)) + framing
+		}
+	}
+	a.hold.Prompt = min(a.hold.Prompt, a.estimate)
+	return a
+}
+
+// completionHold is what is held for the completion beyond the prompt. Soft
+// enforcement holds a small allowance (the request may run past it; the
+// overspend is measured at settlement); hard enforcement holds the whole cap,
+// which the ledger may lower to what is left.
+func (s *Server) completionHold(a admission) quota.Tokens {
+	if s.opts.Enforcement == Hard {
+		c := a.requestedCap
+		if c == 0 {
+			c = s.opts.DefaultCompletionCap
+		}
+		return c * a.choices
+	}
+	c := s.opts.CompletionAllowance
+	if a.requestedCap > 0 {
+		c = min(c, a.requestedCap*a.choices)
+	}
+	return c
+}
+
+// completionCap is the per-choice cap to write into the request under hard
+// enforcement, given what the ledger granted; 0 when the request's own cap
+// already fits. With n choices one token each is the floor, so n−1 tokens of
+// overspend are possible in the most extreme case.
+func (a admission) completionCap(granted quota.Tokens) int64 {
+	per := max(1, granted/a.choices)
+	if a.requestedCap > 0 && per >= a.requestedCap {
+		return 0
+	}
+	return int64(per)
+}
+
+// requestedCap is the client's per-choice completion cap. OpenAI prefers
+// max_completion_tokens and deprecates max_tokens; when both are set the
+// smaller binds.
+func requestedCap(chat *openai.Chat) quota.Tokens {
+	c := quota.Tokens(0)
+	for _, v := range []openai.Cap{chat.MaxCompletionTokens, chat.MaxTokens} {
+		if v.Set && v.Value > 0 && (c == 0 || quota.Tokens(v.Value) < c) {
+			c = quota.Tokens(v.Value)
+		}
+	}
+	return c
+}

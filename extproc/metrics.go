@@ -1,0 +1,106 @@
+package extproc
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Decision outcomes, a closed set so the label's cardinality never follows traffic.
+const (
+	outcomeAdmitted    = "admitted"
+	outcomeQuota       = "refused_quota"
+	outcomeRate        = "refused_rate"
+	outcomeBadRequest  = "bad_request"
+	outcomeNoIdentity  = "unauthenticated"
+	outcomeInactive    = "forbidden"
+	outcomeFailOpen    = "admitted_ledger_down"
+	outcomeFailClosed  = "refused_ledger_down"
+	outcomePassthrough = "passthrough"
+)
+
+// phase is the ext_proc message an exchange is answering, or its settlement.
+type phase int
+
+const (
+	phaseStart phase = iota
+	phaseRequestHeaders
+	phaseRequestBody
+	phaseResponseHeaders
+	phaseResponseBody
+	phaseSettle
+	phaseCount
+)
+
+var phaseNames = [phaseCount]string{"start", "request_headers", "request_body", "response_headers", "response_body", "settle"}
+
+// String names the phase in logs, errors and the latency histogram.
+func (p phase) String() string { return phaseNames[p] }
+
+type metrics struct {
+	decisions map[string]prometheus.Counter
+	phase     [phaseCount]prometheus.Observer // indexed, not looked up: it runs per streamed chunk
+	tokens    map[string]prometheus.Counter   // prompt, completion
+	estimated prometheus.Counter              // settlements without reported usage
+	estError  prometheus.Observer
+	settleErr prometheus.Counter
+}
+
+// newMetrics registers on reg (nil → a private registry, for tests and
+// embedders that do not export metrics). Every series is created up front at
+// zero so dashboards and alerts see it before the first event, and the hot
+// path looks children up in a map instead of formatting label values.
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	decisions := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tokengate_decisions_total",
+		Help: "Admission decisions for metered requests, by outcome.",
+	}, []string{"outcome"})
+	phaseHist := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "tokengate_phase_duration_seconds",
+		Help:    "Time tokengate spends answering one ext_proc message, by phase.",
+		Buckets: []float64{.00001, .00005, .0001, .0005, .001, .005, .01, .05, .1, .2},
+	}, []string{"phase"})
+	tokens := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tokengate_tokens_total",
+		Help: "Tokens settled, by kind (prompt or completion).",
+	}, []string{"kind"})
+	estimated := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tokengate_settlements_estimated_total",
+		Help: "Requests settled from tokengate's own count because the response carried no usage.",
+	})
+	estError := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "tokengate_estimate_error_ratio",
+		Help:    "Prompt estimate divided by the prompt tokens the upstream reported.",
+		Buckets: []float64{.5, .75, .9, 1, 1.1, 1.25, 1.5, 2, 4},
+	})
+	settleErr := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tokengate_settle_errors_total",
+		Help: "Settlements or releases the ledger did not accept.",
+	})
+	var errs []error
+	for _, c := range []prometheus.Collector{decisions, phaseHist, tokens, estimated, estError, settleErr} {
+		errs = append(errs, reg.Register(c))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	m := &metrics{
+		decisions: map[string]prometheus.Counter{},
+		tokens:    map[string]prometheus.Counter{},
+		estimated: estimated, estError: estError, settleErr: settleErr,
+	}
+	for _, o := range []string{outcomeAdmitted, outcomeQuota, outcomeRate, outcomeBadRequest, outcomeNoIdentity,
+		outcomeInactive, outcomeFailOpen, outcomeFailClosed, outcomePassthrough} {
+		m.decisions[o] = decisions.WithLabelValues(o)
+	}
+	for p := phaseRequestHeaders; p < phaseCount; p++ {
+		m.phase[p] = phaseHist.WithLabelValues(p.String())
+	}
+	for _, k := range []string{"prompt", "completion"} {
+		m.tokens[k] = tokens.WithLabelValues(k)
+	}
+	return m, nil
+}

@@ -1,0 +1,304 @@
+package openai
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/iasolaris/tokengate/extproc/tokens"
+)
+
+// Chunk is what settlement needs from one chat.completion.chunk event.
+type Chunk struct {
+	HasUsage  bool // top-level "usage" is an object: the stream's real usage
+	NullUsage bool // top-level "usage": null, which OpenAI adds to every chunk once include_usage is set
+	NoChoices bool // top-level "choices" is an empty array: the usage-only chunk
+	// Deltas counts choices whose delta carried generated text: content,
+	// reasoning_content or reasoning, refusal, or a tool call's (or legacy
+	// function_call's) name or arguments.
+	Deltas int
+	// Text is those choices' delta text, for counting completion tokens
+	// when the stream ends without usage: each string a text of its own,
+	// merged choice by choice, in body order within a delta.
+	Text tokens.Text
+}
+
+// Depths in a chunk, counting the top-level object as 1.
+const (
+	depthChoice = 3 // choices[i]
+	depthDelta  = 4 // choices[i].delta
+	depthCall   = 6 // choices[i].delta.tool_calls[j]
+)
+
+// ScanChunk reads one SSE event's data, a chat.completion.chunk. It does not
+// allocate, except its scanner while tokens.Text.Add makes what it is given
+// escape (see scanner.piece). Syntax is checked as strictly as encoding/json
+// does; types are not: a response must never be lost to a provider's odd
+// field, so a member of an unexpected type reads as absent.
+func ScanChunk(data []byte) (Chunk, error) {
+	var c Chunk
+	s := scanner{data: data}
+	if err := s.chunk(&c); err != nil {
+		if re, ok := err.(*RequestError); ok {
+			return Chunk{}, fmt.Errorf("openai: chunk: %s", re.Msg)
+		}
+		return Chunk{}, err
+	}
+	return c, nil
+}
+
+func (s *scanner) chunk(c *Chunk) error {
+	s.ws()
+	if s.peek() != '{' {
+		if err := s.skipValue(0); err != nil {
+			return err
+		}
+		if err := s.end(); err != nil {
+			return err
+		}
+		return fmt.Errorf("openai: chunk is not a JSON object")
+	}
+	more, err := s.enterObject(1)
+	for more && err == nil {
+		var key []byte
+		if key, err = s.key(); err != nil {
+			return err
+		}
+		switch string(key) {
+		case "usage":
+			c.HasUsage = s.peek() == '{'
+			c.NullUsage = s.peek() == 'n'
+			err = s.skipValue(1)
+		case "choices":
+			c.Deltas, c.NoChoices, c.Text = 0, false, tokens.Text{}
+			if s.peek() == '[' {
+				err = s.choices(c)
+			} else {
+				err = s.skipValue(1)
+			}
+		default:
+			err = s.skipValue(1)
+		}
+		if err != nil {
+			return err
+		}
+		more, err = s.next('}')
+	}
+	if err != nil {
+		return err
+	}
+	return s.end()
+}
+
+func (s *scanner) choices(c *Chunk) error {
+	more, err := s.enterArray(2)
+	c.NoChoices = !more && err == nil
+	for more && err == nil {
+		if s.peek() == '{' {
+			err = s.choice(c)
+		} else {
+			err = s.skipValue(2)
+		}
+		if err != nil {
+			return err
+		}
+		more, err = s.next(']')
+	}
+	return err
+}
+
+// choice reads one choice. Its delta's text is merged straight into c.Text
+// and taken back if the delta turns out to be empty or is overridden by a
+// later "delta" member.
+func (s *scanner) choice(c *Chunk) error {
+	before, counted := c.Text, false
+	more, err := s.enterObject(depthChoice)
+	for more && err == nil {
+		var key []byte
+		if key, err = s.key(); err != nil {
+			return err
+		}
+		if string(key) == "delta" {
+			if counted {
+				c.Text, c.Deltas, counted = before, c.Deltas-1, false
+			}
+			if s.peek() == '{' {
+				var size int
+				if size, err = s.delta(&c.Text); size > 0 {
+					c.Deltas, counted = c.Deltas+1, true
+				} else {
+					c.Text = before
+				}
+			} else {
+				err = s.skipValue(depthChoice)
+			}
+		} else {
+			err = s.skipValue(depthChoice)
+		}
+		if err != nil {
+			return err
+		}
+		more, err = s.next('}')
+	}
+	return err
+}
+
+// Delta members read.
+const (
+	deltaContent = iota
+	deltaReasoningContent
+	deltaReasoning
+	deltaRefusal
+	deltaToolCalls
+	deltaFunctionCall
+	deltaKeys
+)
+
+// delta reads a delta as a request message is read: each string merged into
+// t as a text of its own, in body order, in one pass unless a member is
+// duplicated. size is the strings' total raw length.
+func (s *scanner) delta(t *tokens.Text) (size int, err error) {
+	start, before := s.pos, *t
+	var seen [deltaKeys]bool
+	more, err := s.enterObject(depthDelta)
+	for more && err == nil {
+		var key []byte
+		if key, err = s.key(); err != nil {
+			return 0, err
+		}
+		k := deltaKey(key)
+		if k >= 0 && seen[k] {
+			s.pos, *t = start, before
+			return s.deltaTwice(t)
+		}
+		var n int
+		if k < 0 {
+			err = s.skipValue(depthDelta)
+		} else {
+			seen[k] = true
+			n, err = s.deltaMember(t, k)
+		}
+		if err != nil {
+			return 0, err
+		}
+		size += n
+		more, err = s.next('}')
+	}
+	return size, err
+}
+
+// deltaTwice validates a delta, finds the last occurrence of each member
+// read, then reads those in body order.
+func (s *scanner) deltaTwice(t *tokens.Text) (size int, err error) {
+	var at [deltaKeys]int
+	more, err := s.enterObject(depthDelta)
+	for more && err == nil {
+		var key []byte
+		if key, err = s.key(); err != nil {
+			return 0, err
+		}
+		if k := deltaKey(key); k >= 0 {
+			at[k] = s.pos
+		}
+		if err = s.skipValue(depthDelta); err != nil {
+			return 0, err
+		}
+		more, err = s.next('}')
+	}
+	if err != nil {
+		return 0, err
+	}
+	end := s.pos
+	for k, from := nextAt(at[:], 0); k >= 0; k, from = nextAt(at[:], from) {
+		s.pos = from
+		n, err := s.deltaMember(t, k)
+		if err != nil {
+			return 0, err
+		}
+		size += n
+	}
+	s.pos = end
+	return size, nil
+}
+
+// deltaMember reads member k's value; one of an unexpected type is skipped.
+func (s *scanner) deltaMember(t *tokens.Text, k int) (size int, err error) {
+	switch c := s.peek(); {
+	case k < deltaToolCalls && c == '"':
+		size, err = s.feedString()
+		t.Merge(s.piece)
+		return size, err
+	case k == deltaToolCalls && c == '[':
+		return s.callDeltas(t)
+	case k == deltaFunctionCall && c == '{':
+		fn, err := s.functionDelta(depthDelta + 1)
+		fn.mergeInto(t)
+		return fn.size, err
+	}
+	return 0, s.skipValue(depthDelta)
+}
+
+func deltaKey(key []byte) int {
+	switch string(key) {
+	case "content":
+		return deltaContent
+	case "reasoning_content":
+		return deltaReasoningContent
+	case "reasoning":
+		return deltaReasoning
+	case "refusal":
+		return deltaRefusal
+	case "tool_calls":
+		return deltaToolCalls
+	case "function_call":
+		return deltaFunctionCall
+	}
+	return -1
+}
+
+// callDeltas reads a delta's tool_calls array, merging each call's function
+// name and arguments into t.
+func (s *scanner) callDeltas(t *tokens.Text) (size int, err error) {
+	more, err := s.enterArray(depthDelta + 1)
+	for more && err == nil {
+		if s.peek() != '{' {
+			if err = s.skipValue(depthDelta + 1); err != nil {
+				return 0, err
+			}
+			more, err = s.next(']')
+			continue
+		}
+		var fn function
+		more, err = s.enterObject(depthCall)
+		for more && err == nil {
+			var key []byte
+			if key, err = s.key(); err != nil {
+				return 0, err
+			}
+			switch {
+			case string(key) != "function":
+				err = s.skipValue(depthCall)
+			case s.peek() == '{':
+				fn, err = s.functionDelta(depthCall + 1)
+			default:
+				fn = function{}
+				err = s.skipValue(depthCall)
+			}
+			if err != nil {
+				return 0, err
+			}
+			more, err = s.next('}')
+		}
+		if err != nil {
+			return 0, err
+		}
+		fn.mergeInto(t)
+		size += fn.size
+		more, err = s.next(']')
+	}
+	return size, err
+}
+
+// IsDone reports whether an SSE event's data is the stream terminator.
+func IsDone(data []byte) bool {
+	return string(bytes.TrimSpace(data)) == "[DONE]"
+}

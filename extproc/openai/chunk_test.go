@@ -1,0 +1,188 @@
+package openai
+
+import (
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/iasolaris/tokengate/extproc/tokens"
+)
+
+// event is what one recorded SSE event should read as.
+type event struct {
+	done                           bool
+	hasUsage, nullUsage, noChoices bool
+	deltas                         int
+	pieces                         []string
+}
+
+func TestScanChunkStreams(t *testing.T) {
+	null := func(deltas int, pieces ...string) event {
+		return event{nullUsage: true, deltas: deltas, pieces: pieces}
+	}
+	text := func(deltas int, pieces ...string) event { return event{deltas: deltas, pieces: pieces} }
+	usageOnly := event{hasUsage: true, noChoices: true}
+	done := event{done: true}
+	tests := []struct {
+		file   string
+		events []event
+	}{
+		{"openai_content_usage.sse", []event{
+			null(0), // role chunk: content "" carries no text
+			null(1, "A fotovoltaica"),
+			null(1, " tem retorno em ~5 anos.\n"),
+			null(0), // finish_reason chunk
+			usageOnly,
+			done,
+		}},
+		{"openai_tool_calls.sse", []event{
+			text(1, "get_weather", ""),
+			text(1, `{"ci`),
+			text(1, `ty": "Recife"}`),
+			text(1, "get_time", `{"city": "Recife"}`),
+			text(0),
+			done,
+		}},
+		{"openai_refusal.sse", []event{
+			null(0),
+			null(1, "I'm sorry, I can't help with that."),
+			null(0),
+			usageOnly,
+			done,
+		}},
+		{"litellm_proxied.sse", []event{
+			text(1, "1. Objeto"),
+			text(1, " do contrato: prestação de serviços"),
+			text(0),
+			{hasUsage: true}, // LiteLLM keeps an empty delta beside the usage
+			done,
+		}},
+		{"litellm_reasoning.sse", []event{
+			text(1, "Preciso comparar"),
+			text(1, " os dois custos."),
+			text(1, "Fotovoltaica."),
+			text(1, "openrouter style", ""),
+			done,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			datas := sseData(mustRead(t, filepath.Join("testdata/streams", tt.file)))
+			if len(datas) != len(tt.events) {
+				t.Fatalf("%d events, want %d", len(datas), len(tt.events))
+			}
+			for i, d := range datas {
+				want := tt.events[i]
+				if IsDone(d) != want.done {
+					t.Errorf("event %d: IsDone = %v", i, !want.done)
+				}
+				if want.done {
+					continue
+				}
+				got, err := ScanChunk(d)
+				if err != nil {
+					t.Fatalf("event %d: %v", i, err)
+				}
+				wantChunk := Chunk{want.hasUsage, want.nullUsage, want.noChoices, want.deltas, feed(want.pieces)}
+				if !reflect.DeepEqual(got, wantChunk) {
+					t.Errorf("event %d:\n got %+v\nwant %+v", i, got, wantChunk)
+				}
+				if ref, _ := refScanChunk(d); !reflect.DeepEqual(ref.Pieces, want.pieces) {
+					t.Errorf("event %d: reference pieces %q, want %q", i, ref.Pieces, want.pieces)
+				}
+			}
+		})
+	}
+}
+
+// TestScanChunkMultipleChoices pins the reading of n > 1 streams and of
+// duplicated members: choices in order, an empty delta not counted, the
+// last delta of a choice counting.
+func TestScanChunkMultipleChoices(t *testing.T) {
+	data := []byte(`{"choices":[{"index":0,"delta":{"content":"a"}},{"index":1,"delta":{"content":""}},{"index":2,"delta":{"content":"x"},"delta":{"refusal":"b","content":"c"}}],"usage":null}`)
+	got, err := ScanChunk(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Chunk{NullUsage: true, Deltas: 2, Text: feed([]string{"a", "b", "c"})}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ScanChunk:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestScanChunkErrors(t *testing.T) {
+	for _, data := range []string{
+		``,
+		`data: {"choices":[]}`,
+		`{"choices":[{"delta":{"content":"a}}]}`,
+		`{"choices":[]}{}`,
+		`["not","an","object"]`,
+		"{\"choices\":[{\"delta\":{\"content\":\"a\nb\"}}]}",
+	} {
+		if _, err := ScanChunk([]byte(data)); err == nil {
+			t.Errorf("ScanChunk(%q) accepted it", data)
+		}
+	}
+}
+
+func TestScanChunkAllocs(t *testing.T) {
+	var probe tokens.Text
+	if testing.AllocsPerRun(10, func() { probe = tokens.Text{}; feedOne(&probe) }) > 0 {
+		t.Skip("tokens.Text.Add makes the Text it feeds escape; ScanChunk then allocates its scanner")
+	}
+	data := []byte(chunk150)
+	if n := testing.AllocsPerRun(100, func() { _, _ = ScanChunk(data) }); n != 0 {
+		t.Errorf("ScanChunk allocates %v times, want 0", n)
+	}
+}
+
+// feedOne feeds a Text through a pointer, as the scanner does.
+func feedOne(t *tokens.Text) {
+	s := scanner{data: []byte(`"x"`)}
+	_, _ = s.feedString()
+	t.Merge(s.piece)
+}
+
+func TestStripNullUsage(t *testing.T) {
+	openaiChunk := `{"id":"chatcmpl-B9N1a","object":"chat.completion.chunk","created":1741573000,"model":"gpt-4o-2024-08-06","choices":[{"index":0,"delta":{"content":"A"},"logprobs":null,"finish_reason":null}],"usage":null}`
+	tests := []struct {
+		in, want string
+		stripped bool
+	}{
+		{openaiChunk, openaiChunk[:len(openaiChunk)-len(`,"usage":null}`)] + "}", true},
+		{`{"usage":null,"id":"x"}`, `{"id":"x"}`, true},
+		{`{"usage":null}`, `{}`, true},
+		{`{ "id" : 1 , "usage" : null , "x" : 2 }`, `{ "id" : 1 , "x" : 2 }`, true},
+		{`{"usage":{},"a":1,"usage":null}`, `{"a":1}`, true},
+		{`{"\u0075sage":null,"a":1}`, `{"a":1}`, true},
+		{`{"usage":null, "usage":null ,"x":2}`, `{"x":2}`, true},
+		{`{"a":1,"usage":null,"b":2,"usage":null,"c":3,"usage":null,"d":4,"usage":null,"e":5,"usage":null}`, `{"a":1,"b":2,"c":3,"d":4,"e":5}`, true},
+		{`{"usage":null,"a":1,"usage":null,"b":2,"usage":null,"c":3,"usage":null,"d":4,"usage":null}`, `{"a":1,"b":2,"c":3,"d":4}`, true},
+		{`{"usage":{"prompt_tokens":1}}`, `{"usage":{"prompt_tokens":1}}`, false},
+		{`{"usage":null,"usage":{}}`, `{"usage":null,"usage":{}}`, false},
+		{`{"id":"x"}`, `{"id":"x"}`, false},
+		{`{"usage":null`, `{"usage":null`, false},
+		{`[{"usage":null}]`, `[{"usage":null}]`, false},
+	}
+	for _, tt := range tests {
+		got, stripped := StripNullUsage([]byte("data: "), []byte(tt.in))
+		if string(got) != "data: "+tt.want || stripped != tt.stripped {
+			t.Errorf("StripNullUsage(%s) = %s, %v; want %s, %v", tt.in, got, stripped, tt.want, tt.stripped)
+		}
+	}
+	dst := make([]byte, 0, 512)
+	data := []byte(openaiChunk)
+	if n := testing.AllocsPerRun(100, func() { StripNullUsage(dst[:0], data) }); n != 0 {
+		t.Errorf("StripNullUsage allocates %v times with room in dst, want 0", n)
+	}
+}
+
+func TestIsDone(t *testing.T) {
+	for data, want := range map[string]bool{
+		"[DONE]": true, " [DONE]\r": true, "[done]": false, `{"choices":[]}`: false, "": false,
+	} {
+		if got := IsDone([]byte(data)); got != want {
+			t.Errorf("IsDone(%q) = %v", data, got)
+		}
+	}
+}

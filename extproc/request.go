@@ -1,0 +1,190 @@
+package extproc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+
+	"github.com/iasolaris/tokengate/extproc/openai"
+	"github.com/iasolaris/tokengate/quota"
+)
+
+// meteredPath reports whether a request is a model call tokengate accounts
+// for. LiteLLM serves chat completions with and without the /v1 prefix.
+func meteredPath(method, path []byte) bool {
+	if string(method) != "POST" {
+		return false
+	}
+	if i := strings.IndexByte(string(path), '?'); i >= 0 {
+		path = path[:i]
+	}
+	switch string(path) {
+	case "/v1/chat/completions", "/chat/completions":
+		return true
+	}
+	return false
+}
+
+func (ex *exchange) requestHeaders(m *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
+	h := Headers{m.GetHeaders()}
+	method, _ := h.bytes(":method")
+	path, _ := h.bytes(":path")
+	if !meteredPath(method, path) {
+		ex.s.metrics.decisions[outcomePassthrough].Inc()
+		return continueRequestHeaders
+	}
+	ex.metered = true
+	ex.id = requestID(h)
+	ctx, cancel := context.WithTimeout(ex.ctx, ex.s.opts.PhaseTimeout)
+	defer cancel()
+	acct, err := ex.s.identity.Identify(ctx, h)
+	switch {
+	case errors.Is(err, ErrInactive):
+		return ex.refuse(outcomeInactive, forbidden("This account may not use the API right now."))
+	case err != nil:
+		return ex.refuse(outcomeNoIdentity, unauthenticated("Request is not attributable to a user: "+err.Error()))
+	}
+	ex.acct = acct
+	if m.GetEndOfStream() {
+		// No body message will follow (envoy-ext-proc.md E16), and a chat
+		// completion without a body is not one.
+		return ex.refuse(outcomeBadRequest, badRequest("A chat completion request needs a JSON body.", ""))
+	}
+	return continueRequestHeaders
+}
+
+// requestID is Envoy's x-request-id, which it sets on every request
+// (envoy-ext-proc.md E62); one is made up only for other clients, since
+// settlement is idempotent per id and must never merge two requests.
+func requestID(h Headers) quota.RequestID {
+	if v, ok := h.Get("x-request-id"); ok && v != "" && len(v) <= 128 {
+		return quota.RequestID(v)
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return quota.RequestID("tg-" + hex.EncodeToString(b[:]))
+}
+
+func (ex *exchange) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
+	if !ex.metered {
+		return continueRequestBody
+	}
+	body := b.GetBody()
+	chat, err := openai.ParseChat(body)
+	if err != nil {
+		return ex.refuse(outcomeBadRequest, requestError(err))
+	}
+	ex.model = chat.Model
+	plan := ex.s.plan(ex.acct.ID, &chat, body)
+	res, err := ex.reserve(plan.hold)
+	var refusal *quota.Refusal
+	if errors.As(err, &refusal) && errors.Is(err, quota.ErrQuotaExhausted) && !plan.precise {
+		// The cheap bound did not fit: only now is an exact count worth its
+		// cost, since it can turn the refusal into an admission.
+		refined := ex.s.refine(plan, &chat, body)
+		if refined.hold.Prompt < plan.hold.Prompt {
+			res, err = ex.reserve(refined.hold)
+		}
+		plan = refined
+	}
+	ex.promptEstimate = plan.estimate
+	switch {
+	case errors.As(err, &refusal):
+		ex.s.remember(ex.acct.ID, refusal.Balance.Remaining)
+		if errors.Is(err, quota.ErrRateLimited) {
+			return ex.refuse(outcomeRate, refusalError(refusal, ex.acct.RPM))
+		}
+		return ex.refuse(outcomeQuota, refusalError(refusal, ex.acct.RPM))
+	case err != nil && ex.s.opts.FailClosed:
+		ex.logger().Error("ledger unavailable; refusing", "phase", ex.phase.String(), "err", err)
+		return ex.refuse(outcomeFailClosed, unavailable())
+	case err != nil:
+		// Fail open: the request goes through and is settled like any other;
+		// Settle debits even without a hold, so the usage is not lost.
+		ex.logger().Warn("ledger unavailable; admitting without a reservation", "phase", ex.phase.String(), "err", err)
+		ex.s.metrics.decisions[outcomeFailOpen].Inc()
+		ex.admitted = true
+	default:
+		ex.s.remember(ex.acct.ID, res.Balance.Remaining)
+		ex.s.metrics.decisions[outcomeAdmitted].Inc()
+		ex.admitted, ex.held, ex.res = true, true, res
+	}
+	return ex.admit(&chat, body, plan)
+}
+
+// reserve makes the phase's one ledger call under the phase deadline.
+func (ex *exchange) reserve(h quota.Hold) (quota.Reservation, error) {
+	ctx, cancel := context.WithTimeout(ex.ctx, ex.s.opts.PhaseTimeout)
+	defer cancel()
+	return ex.s.ledger.Reserve(ctx, ex.acct, ex.id, h)
+}
+
+// admit lets the request go upstream, rewriting its body where admission
+// requires it: usage must come back in a stream, and hard enforcement caps the
+// completion at what the reservation holds.
+func (ex *exchange) admit(chat *openai.Chat, body []byte, plan admission) *extprocv3.ProcessingResponse {
+	var edit openai.Edit
+	if chat.Stream && !chat.IncludeUsage {
+		edit.IncludeUsage = true
+		ex.stripUsage = true
+	}
+	if ex.s.opts.Enforcement == Hard && ex.held {
+		if c := plan.completionCap(ex.res.Completion); c > 0 {
+			edit.CompletionCap, edit.CapField = c, capField(chat.Model)
+		}
+	}
+	var set []*corev3.HeaderValueOption
+	if a := ex.s.opts.UpstreamAuthorization; a != "" {
+		set = append(set, setHeader("authorization", a))
+	}
+	common := &extprocv3.CommonResponse{}
+	if edited := chat.Apply(body, edit); !sameBytes(edited, body) {
+		// Envoy keeps the client's content-length on a buffered body and answers
+		// 500 if it disagrees with the new body (envoy-ext-proc.md E52).
+		set = append(set, setHeader("content-length", itoa(int64(len(edited)))))
+		common.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: edited}}
+	}
+	common.HeaderMutation = mutation(set...)
+	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{
+		RequestBody: &extprocv3.BodyResponse{Response: common}}}
+}
+
+// capField names the completion cap to add to a request that has none.
+// OpenAI's reasoning models refuse max_tokens; everything else, including
+// LiteLLM's translations to other providers, understands it.
+func capField(model string) string {
+	m := model[strings.LastIndexByte(model, '/')+1:]
+	for _, p := range []string{"o1", "o3", "o4", "gpt-5"} {
+		if strings.HasPrefix(m, p) {
+			return "max_completion_tokens"
+		}
+	}
+	return "max_tokens"
+}
+
+// refuse answers with an immediate response; nothing goes upstream and there
+// is nothing to settle (envoy-ext-proc.md E41, E42).
+func (ex *exchange) refuse(outcome string, e callerError) *extprocv3.ProcessingResponse {
+	ex.s.metrics.decisions[outcome].Inc()
+	return e.response()
+}
+
+// requestError turns a parse failure into a 400 naming the offending field.
+func requestError(err error) callerError {
+	var re *openai.RequestError
+	if errors.As(err, &re) {
+		return badRequest(re.Error(), re.Field)
+	}
+	return badRequest("The request body is not a valid chat completion request.", "")
+}
+
+// sameBytes reports whether a and b are the same slice of memory, which is
+// how Apply says it changed nothing.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}

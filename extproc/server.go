@@ -1,0 +1,175 @@
+// Package extproc is tokengate's side of Envoy's external-processing stream:
+// one exchange per HTTP request, phase by phase, deciding admission in the
+// request phase and reading real usage out of the response to settle it.
+package extproc
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/iasolaris/tokengate/quota"
+)
+
+// Enforcement says what a caller may spend once admitted.
+type Enforcement int
+
+const (
+	// Soft admits while the caller has at least the prompt estimate left; the
+	// completion may take usage slightly over. The overspend is measured.
+	Soft Enforcement = iota
+	// Hard also clamps the request's completion cap to what is left, so the
+	// request cannot spend more than the caller has.
+	Hard
+)
+
+// Options tunes a Server. The zero value is usable.
+type Options struct {
+	Enforcement Enforcement
+	// CompletionAllowance is what soft enforcement holds for the completion
+	// beyond the prompt (capped by the request's own max_tokens). Zero → 256.
+	CompletionAllowance quota.Tokens
+	// DefaultCompletionCap is the completion cap hard enforcement assumes for a
+	// request that names none. Zero → 4096.
+	DefaultCompletionCap quota.Tokens
+	// PhaseTimeout bounds the ledger call of one phase. It must stay below
+	// Envoy's message timeout (200 ms by default, envoy-ext-proc.md E10), or
+	// Envoy answers 504 before tokengate can decide. Zero → 150 ms.
+	PhaseTimeout time.Duration
+	// SettleTimeout bounds settlement after the stream ended. Zero → 5 s.
+	SettleTimeout time.Duration
+	// FailClosed answers 503 when the ledger cannot be reached; the default,
+	// fail open, admits the request and settles it when the ledger is back.
+	FailClosed bool
+	// UpstreamAuthorization, when set, replaces the caller's Authorization
+	// header so caller keys never reach the upstream and its key never leaves
+	// the cluster.
+	UpstreamAuthorization string
+	// MaxJSONResponse bounds how much of a non-streamed response body is kept
+	// to read its usage. Zero → 4 MiB.
+	MaxJSONResponse int
+	// ImageTokens is what one image part is assumed to cost in the prompt
+	// hold. Zero → 1105 (a high-detail 1024×1024 image on gpt-4o-class models).
+	ImageTokens quota.Tokens
+	// Records, if set, receives every finished metered request. It is called
+	// on the request's goroutine after settlement and must not block.
+	Records    func(Record)
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.CompletionAllowance == 0 {
+		o.CompletionAllowance = 256
+	}
+	if o.DefaultCompletionCap == 0 {
+		o.DefaultCompletionCap = 4096
+	}
+	if o.PhaseTimeout == 0 {
+		o.PhaseTimeout = 150 * time.Millisecond
+	}
+	if o.SettleTimeout == 0 {
+		o.SettleTimeout = 5 * time.Second
+	}
+	if o.MaxJSONResponse == 0 {
+		o.MaxJSONResponse = 4 << 20
+	}
+	if o.ImageTokens == 0 {
+		o.ImageTokens = 1105
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Server implements Envoy's ExternalProcessor service.
+type Server struct {
+	extprocv3.UnimplementedExternalProcessorServer
+
+	ledger   quota.Ledger
+	identity Identity
+	opts     Options
+	metrics  *metrics
+	// hints remembers each account's last known remaining balance, so the
+	// request phase pays for an exact token count only when it could change
+	// the decision. A stale hint costs at most one extra ledger call.
+	hints sync.Map // quota.AccountID → *atomic.Int64
+}
+
+// New returns a Server that admits against ledger and charges whoever
+// identity names.
+func New(ledger quota.Ledger, identity Identity, opts Options) (*Server, error) {
+	if ledger == nil || identity == nil {
+		return nil, errors.New("extproc: a ledger and an identity are required")
+	}
+	opts.setDefaults()
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("extproc: metrics: %w", err)
+	}
+	return &Server{ledger: ledger, identity: identity, opts: opts, metrics: m}, nil
+}
+
+// Process implements [extprocv3.ExternalProcessorServer.Process]. It runs once
+// per HTTP request on a goroutine grpc-go gives it; all the request's state
+// lives in one exchange owned by this goroutine alone.
+func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
+	ex := s.newExchange(stream.Context())
+	defer ex.finish()
+	for {
+		req, err := stream.Recv()
+		// Envoy ends every stream with a half-close followed by a reset, and a
+		// client that goes away shows only as the same (envoy-ext-proc.md E4,
+		// E12): both are a normal end, and finish does the accounting.
+		if errors.Is(err, io.EOF) || status.Code(err) == codes.Canceled {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("extproc: receive: %w", err)
+		}
+		resp := ex.handle(req)
+		if resp == nil {
+			return status.Errorf(codes.InvalidArgument, "extproc: unexpected message in phase %s", ex.phase)
+		}
+		if err := stream.Send(resp); err != nil {
+			if status.Code(err) == codes.Canceled || errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("extproc: send %s: %w", ex.phase, err)
+		}
+		ex.sent()
+	}
+}
+
+// hint returns the last remaining balance seen for acct.
+func (s *Server) hint(acct quota.AccountID) (quota.Tokens, bool) {
+	v, ok := s.hints.Load(acct)
+	if !ok {
+		return 0, false
+	}
+	return quota.Tokens(v.(*atomic.Int64).Load()), true
+}
+
+// remember records acct's remaining balance for the next request's hint.
+func (s *Server) remember(acct quota.AccountID, remaining quota.Tokens) {
+	if v, ok := s.hints.Load(acct); ok {
+		v.(*atomic.Int64).Store(int64(remaining))
+		return
+	}
+	n := new(atomic.Int64)
+	n.Store(int64(remaining))
+	s.hints.Store(acct, n)
+}

@@ -1,0 +1,82 @@
+package extproc
+
+import (
+	"context"
+	"time"
+
+	"github.com/iasolaris/tokengate/quota"
+)
+
+// finish settles or releases an admitted request exactly once, however the
+// stream ended: after the last reply, on Envoy's close, or when the client
+// went away mid-stream (envoy-ext-proc.md E6, E12).
+func (ex *exchange) finish() {
+	if !ex.admitted || ex.finished {
+		return
+	}
+	ex.finished = true
+	start := time.Now()
+	defer func() { ex.s.metrics.phase[phaseSettle].Observe(time.Since(start).Seconds()) }()
+	// The stream's context is cancelled when Envoy or the client hangs up, yet
+	// the reservation must be settled: keep its values, drop its
+	// cancellation, bound it by its own deadline.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ex.ctx), ex.s.opts.SettleTimeout)
+	defer cancel()
+
+	rec := Record{Account: ex.acct.ID, RequestID: ex.id, Model: ex.model}
+	defer func() {
+		if ex.s.opts.Records != nil {
+			ex.s.opts.Records(rec)
+		}
+	}()
+	if ex.upstreamFailed && !ex.haveUsage {
+		rec.Released = true
+		if !ex.held {
+			return
+		}
+		if rec.Err = ex.s.ledger.Release(ctx, ex.acct.ID, ex.id); rec.Err != nil {
+			ex.s.metrics.settleErr.Inc()
+			ex.logger().Error("release failed; the hold will expire and be charged at its estimate", "err", rec.Err)
+		}
+		return
+	}
+	u := ex.settledUsage()
+	rec.Usage, rec.Estimated = u, !ex.haveUsage
+	st, err := ex.s.ledger.Settle(ctx, ex.acct.ID, ex.id, u)
+	if err != nil {
+		rec.Err = err
+		ex.s.metrics.settleErr.Inc()
+		ex.logger().Error("settle failed", "prompt_tokens", int64(u.Prompt), "completion_tokens", int64(u.Completion), "err", err)
+		return
+	}
+	rec.Settlement = st
+	ex.s.remember(ex.acct.ID, st.Balance.Remaining)
+	ex.s.metrics.tokens["prompt"].Add(float64(u.Prompt))
+	ex.s.metrics.tokens["completion"].Add(float64(u.Completion))
+	if ex.haveUsage && ex.usage.Prompt > 0 {
+		ex.s.metrics.estError.Observe(float64(ex.promptEstimate) / float64(ex.usage.Prompt))
+	}
+}
+
+// settledUsage is the usage the upstream reported, or tokengate's own count
+// when it reported none (a stream cut short, a client gone): the prompt at
+// its estimate, the completion counted from the text deltas seen.
+func (ex *exchange) settledUsage() quota.Usage {
+	if ex.haveUsage {
+		return quota.Usage{Prompt: quota.Tokens(ex.usage.Prompt), Completion: quota.Tokens(ex.usage.Completion)}
+	}
+	ex.s.metrics.estimated.Inc()
+	return quota.Usage{Prompt: ex.promptEstimate, Completion: completionSeen(ex.deltas, ex.completion.Estimate())}
+}
+
+// completionSeen counts the completion tokens of a stream from its deltas.
+// OpenAI streams one token per delta, so the number of deltas is exact there;
+// providers that batch several tokens into a delta give themselves away by
+// carrying clearly more text per delta than one token holds, and for them
+// the text estimate is used.
+func completionSeen(deltas, textEstimate int64) quota.Tokens {
+	if textEstimate >= 2*deltas {
+		return quota.Tokens(textEstimate)
+	}
+	return quota.Tokens(deltas)
+}

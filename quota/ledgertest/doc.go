@@ -1,0 +1,30 @@
+// Package ledgertest is the one contract every quota.Ledger must pass. Each
+// implementation's test calls Run with a function that opens a fresh, empty
+// ledger on the virtual clock and time zone the suite hands it, so the suite
+// can move time across hold expiries, minutes and month boundaries without
+// sleeping.
+//
+// Behaviour the suite pins down beyond the quota.Ledger comments, so that both
+// ledgers agree on it:
+//
+//   - Every call for an account first charges that account's expired holds
+//     (now ≥ reserved at + HoldTTL) at their held amount, into the current
+//     period, through the same allowance-then-prepaid debit as a settlement.
+//   - A Settle after its hold expired debits real − charged. When that is
+//     negative the refund undoes the expiry charge newest-first: overspend,
+//     then prepaid, then allowance, so the books end as a timely settlement
+//     would have left them. Used is floored at zero: a refund landing in a
+//     later period than its charge loses what does not fit rather than
+//     turning into prepaid tokens. Settlement.Debited still reports
+//     real − charged.
+//   - Release of a hold that expired and was charged refunds the charge the
+//     same way: the upstream refused, so nothing was consumed.
+//   - Release of an id that was never held (or of an unknown account) is not an
+//     error, and a later Settle of that id is a duplicate that debits nothing.
+//   - A live hold always wins: Settle of a held id debits the usage even if
+//     the id was settled before (it was reserved again, so it ran again).
+//   - Reserving an id that is already held returns the existing reservation
+//     even when the minute's rate is spent, and does not count toward it;
+//     the allowance it carries is still stored.
+//   - The rate-limit minute is the Unix minute; RetryAfter runs to its end.
+package ledgertest

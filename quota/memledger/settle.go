@@ -1,0 +1,71 @@
+package memledger
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/iasolaris/tokengate/quota"
+)
+
+// Settle implements [quota.Ledger.Settle].
+func (l *Ledger) Settle(ctx context.Context, acct quota.AccountID, id quota.RequestID, u quota.Usage) (quota.Settlement, error) {
+	if err := ctx.Err(); err != nil {
+		return quota.Settlement{}, fmt.Errorf("memledger: settle %s: %w", acct, err)
+	}
+	now := l.now()
+	a := l.lookup(acct, now)
+	if a == nil {
+		return quota.Settlement{}, fmt.Errorf("memledger: settle %s: %w", acct, quota.ErrUnknownAccount)
+	}
+	defer a.mu.Unlock()
+
+	actual := max(0, u.Prompt) + max(0, u.Completion)
+	done := outcome{kind: settled, forgetAt: now.Add(l.settledTTL).UnixNano()}
+	var debited quota.Tokens
+	// A live hold wins over an earlier outcome: the id was reserved again,
+	// so the request ran again.
+	if h, ok := a.holds[id]; ok {
+		delete(a.holds, id)
+		a.reserved -= h.held()
+		a.debit(actual)
+		debited = actual
+	} else if o, ok := a.outcomes.get(id); ok {
+		if o.kind != expired {
+			return quota.Settlement{Duplicate: true, Balance: a.balance()}, nil
+		}
+		debited = a.correct(o.charge, actual)
+	} else {
+		// Lost hold: no usage is ever dropped.
+		a.debit(actual)
+		debited = actual
+	}
+	a.outcomes.put(id, done)
+	return quota.Settlement{Debited: debited, Balance: a.balance()}, nil
+}
+
+// Release implements [quota.Ledger.Release].
+func (l *Ledger) Release(ctx context.Context, acct quota.AccountID, id quota.RequestID) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memledger: release %s: %w", acct, err)
+	}
+	now := l.now()
+	a := l.lookup(acct, now)
+	if a == nil {
+		return nil // nothing can be held for an account never seen
+	}
+	defer a.mu.Unlock()
+
+	if h, ok := a.holds[id]; ok {
+		delete(a.holds, id)
+		a.reserved -= h.held()
+	} else if o, ok := a.outcomes.get(id); ok {
+		if o.kind != expired {
+			return nil
+		}
+		// Charged at its estimate when it expired; the upstream refused it,
+		// so nothing was consumed.
+		a.correct(o.charge, 0)
+	}
+	a.outcomes.put(id, outcome{kind: released, forgetAt: now.Add(l.settledTTL).UnixNano()})
+	return nil
+}

@@ -1,0 +1,8 @@
+-- balance.lua: the books as of now; writes only when a hold fell due.
+-- Returns reply(OK) or {UNKNOWN}.
+if not load() then
+	return { UNKNOWN }
+end
+advance()
+save()
+return reply(OK)

@@ -1,0 +1,31 @@
+package redisledger
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+
+	"github.com/iasolaris/tokengate/quota"
+)
+
+//go:embed settle.lua
+var settleLua string
+
+var settleScript = newScript(settleLua)
+
+// Settle implements [quota.Ledger.Settle].
+func (l *Ledger) Settle(ctx context.Context, acct quota.AccountID, id quota.RequestID, u quota.Usage) (quota.Settlement, error) {
+	actual := max(0, u.Prompt) + max(0, u.Completion)
+	r, err := l.call(ctx, settleScript, acct, l.now(), string(id), int64(actual))
+	if err == nil {
+		err = r.known()
+	}
+	if err != nil {
+		return quota.Settlement{}, fmt.Errorf("redisledger: settle %s: %w", acct, err)
+	}
+	return quota.Settlement{
+		Debited:   quota.Tokens(r.x),
+		Duplicate: r.status == statusDuplicate,
+		Balance:   r.balance(acct),
+	}, nil
+}
