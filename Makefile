@@ -1,3 +1,4 @@
+SHELL     := /bin/bash
 # Every target works on a fresh machine with Go, Redis at 127.0.0.1:6379 and
 # PostgreSQL at 127.0.0.1:5432 (.ci/run starts them when they are not running).
 GO        ?= go
@@ -5,14 +6,16 @@ PKGS      := ./...
 BIN       := bin/tokengate
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
-FUZZTIME  ?= 5s
-# Each fuzz target as package:Target; `go test -fuzz` takes one target in one package.
-FUZZ      := ./extproc/sse:FuzzDecoderSplit \
-             ./extproc/openai:FuzzParseRequest \
-             ./extproc/openai:FuzzScanChunk \
-             ./extproc/tokens:FuzzBound \
-             ./quota/memledger:FuzzCorrectEqualsTimelyDebit \
-             ./quota/redisledger:FuzzKeys
+# Each fuzz target as package:Target:executions; `go test -fuzz` takes one
+# target in one package. Budgets are counts, about five seconds each here,
+# because a duration-based -fuzztime can fail with a spurious "context
+# deadline exceeded" on a loaded machine (golang/go#75804, fixed in Go 1.27).
+FUZZ      := ./extproc/sse:FuzzDecoderSplit:60000 \
+             ./extproc/openai:FuzzParseRequest:30000 \
+             ./extproc/openai:FuzzScanChunk:60000 \
+             ./extproc/tokens:FuzzBound:15000 \
+             ./quota/memledger:FuzzCorrectEqualsTimelyDebit:200000 \
+             ./quota/redisledger:FuzzKeys:50000
 
 .PHONY: build run dev test unit fuzz bench lint fmt-check tidy-check
 
@@ -33,9 +36,9 @@ unit:
 
 fuzz:
 	@set -e; for f in $(FUZZ); do \
-		pkg=$${f%%:*}; target=$${f##*:}; \
-		echo "fuzz $$target in $$pkg for $(FUZZTIME)"; \
-		$(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) $$pkg; \
+		IFS=: read -r pkg target runs <<< "$$f"; \
+		echo "fuzz $$target in $$pkg for $$runs executions"; \
+		$(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$${runs}x $$pkg; \
 	done
 
 bench:

@@ -11,7 +11,21 @@
 // immediate responses, local replies, and how and when the stream is closed.
 //
 // A Filter drives one HTTP exchange per Serve call against an Upstream and a
-// Downstream. Tests use ScriptedUpstream (chunk boundaries and arrival chosen
-// by the test) and Recorder; end-to-end tests and `tokengate dev` put a Front
-// (an http.Handler: listener → ext_proc → upstream) before a real upstream.
+// Downstream. Tests choose chunk boundaries and their timing against the
+// processor's replies with ScriptedUpstream, and read what the client got
+// from a Recorder:
+//
+//	f := envoysim.New(extprocv3.NewExternalProcessorClient(conn), envoysim.Options{})
+//	up := &envoysim.ScriptedUpstream{
+//		Header:                  http.Header{"Content-Type": {"text/event-stream"}},
+//		Chunks:                  [][]byte{[]byte("data: {...}\n\n"), []byte("data: [DONE]\n\n"), {}},
+//		ArriveBeforeHeaderReply: 1, // the first event lands during the header round trip (E30)
+//	}
+//	rec := &envoysim.Recorder{}
+//	res := f.Serve(ctx, req, up, rec) // res says what Envoy did; rec what the client saw
+//
+// End-to-end tests and `tokengate dev` put a Front (an http.Handler:
+// listener → ext_proc → upstream) before a real upstream:
+//
+//	http.ListenAndServe(":10000", envoysim.NewFront(f, litellmURL, envoysim.FrontOptions{}))
 package envoysim

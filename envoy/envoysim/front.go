@@ -181,6 +181,7 @@ type httpBody struct {
 	pending   error
 }
 
+// NextChunk implements [ChunkReader.NextChunk].
 func (b *httpBody) NextChunk(context.Context) ([]byte, error) {
 	if b.pending != nil {
 		return nil, b.pending

@@ -82,15 +82,12 @@ func (m *headerMap) add(key, value string) {
 	*m = slices.Insert(*m, i, e)
 }
 
-// set is HeaderMapImpl::setCopy: it replaces the first entry of key, leaving
-// any later duplicates, or adds one (envoy-ext-proc.md E49).
+// set is HeaderMapImpl::setCopy since Envoy 1.16 (guard
+// http_set_copy_replace_all_headers, since removed): every entry of key is
+// dropped and one is added, so append=false overwrites all values
+// (envoy-ext-proc.md E49).
 func (m *headerMap) set(key, value string) {
-	for i := range *m {
-		if (*m)[i].key == key {
-			(*m)[i].value = value
-			return
-		}
-	}
+	m.remove(key)
 	m.add(key, value)
 }
 

@@ -12,6 +12,7 @@ import (
 // even under failure_mode_allow (envoy-ext-proc.md E48).
 type mutationError struct{ msg string }
 
+// Error returns Envoy's text for the failure, which becomes the details.
 func (e *mutationError) Error() string { return e.msg }
 
 // mutationPolicy is what applyHeaderMutation needs to know about the filter

@@ -29,12 +29,12 @@ func TestApplyHeaderMutation(t *testing.T) {
 		wantRejected int
 		wantErr      string
 	}{{
-		name: "append=false replaces the first entry only (setCopy)",
+		name: "append=false replaces every value",
 		mut:  &extprocv3.HeaderMutation{SetHeaders: set("x-dup", "new")},
 		want: headerMap{{":status", "200"}, {"content-type", "application/json"}, {"content-length", "42"},
-			{"x-dup", "new"}, {"x-dup", "2"}, {"x-envoy-upstream-service-time", "3"}},
+			{"x-envoy-upstream-service-time", "3"}, {"x-dup", "new"}},
 	}, {
-		name: "set :status",
+		name: "set :status stays among the pseudo-headers",
 		mut:  &extprocv3.HeaderMutation{SetHeaders: set(":status", "429")},
 		want: headerMap{{":status", "429"}, {"content-type", "application/json"}, {"content-length", "42"},
 			{"x-dup", "1"}, {"x-dup", "2"}, {"x-envoy-upstream-service-time", "3"}},

@@ -12,6 +12,7 @@ import (
 // text becomes the local reply's details.
 type spuriousError struct{ msg string }
 
+// Error returns Envoy's text for the failure, which becomes the details.
 func (e *spuriousError) Error() string { return e.msg }
 
 var errSpurious = &spuriousError{"spurious message"}

@@ -2,7 +2,6 @@ package envoysim
 
 import (
 	"net/http"
-	"strconv"
 	"sync"
 	"testing"
 
@@ -103,33 +102,85 @@ func TestContinueAndReplaceResponse(t *testing.T) {
 	}
 }
 
-// TestModeOverride checks E45: ignored unless allowed; when allowed, a
-// response_headers reply turning the response body to NONE ends processing
-// after that reply (E6c) and the body passes unprocessed.
+// TestModeOverride checks E45: mode_override is ignored unless allowed;
+// when allowed, the new mode is the filter's with header modes replaced where
+// set and both body modes taken from the override, and it closes the stream
+// as soon as nothing more will be sent (E6c).
 func TestModeOverride(t *testing.T) {
-	for _, allow := range []bool{false, true} {
-		t.Run("allow="+strconv.FormatBool(allow), func(t *testing.T) {
+	none := extprocfilterv3.ProcessingMode_NONE
+	streamed := extprocfilterv3.ProcessingMode_STREAMED
+	tests := []struct {
+		name      string
+		allow     bool
+		at        MessageKind
+		override  *extprocfilterv3.ProcessingMode
+		req       *Request
+		wantKinds []MessageKind
+		wantClose CloseCause
+		wantCL    string // content-length the client sees
+	}{{
+		name:      "not allowed",
+		at:        KindResponseHeaders,
+		override:  &extprocfilterv3.ProcessingMode{ResponseBodyMode: none},
+		req:       chatRequest(chatBody),
+		wantKinds: []MessageKind{KindRequestHeaders, KindRequestBody, KindResponseHeaders, KindResponseBody, KindResponseBody},
+		wantClose: CloseLastReply,
+	}, {
+		name:      "response body off",
+		allow:     true,
+		at:        KindResponseHeaders,
+		override:  &extprocfilterv3.ProcessingMode{ResponseBodyMode: none},
+		req:       chatRequest(chatBody),
+		wantKinds: []MessageKind{KindRequestHeaders, KindRequestBody, KindResponseHeaders},
+		wantClose: CloseLastReply,
+	}, {
+		name:  "response path off for a GET",
+		allow: true,
+		at:    KindRequestHeaders,
+		override: &extprocfilterv3.ProcessingMode{
+			ResponseHeaderMode: extprocfilterv3.ProcessingMode_SKIP, ResponseBodyMode: none,
+		},
+		req:       &Request{Method: http.MethodGet, Path: "/v1/models", Authority: "llm"},
+		wantKinds: []MessageKind{KindRequestHeaders},
+		wantClose: CloseLastReply,
+		wantCL:    "2", // processing complete, nothing strips it (E51)
+	}, {
+		name:      "request body off",
+		allow:     true,
+		at:        KindRequestHeaders,
+		override:  &extprocfilterv3.ProcessingMode{ResponseBodyMode: streamed},
+		req:       chatRequest(chatBody),
+		wantKinds: []MessageKind{KindRequestHeaders, KindResponseHeaders, KindResponseBody, KindResponseBody},
+		wantClose: CloseLastReply,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			p, client := startProcessor(t, func(_ int, req *extprocv3.ProcessingRequest) answer {
 				r := cont(kindOf(req), nil)
-				if kindOf(req) == KindResponseHeaders {
-					r.ModeOverride = &extprocfilterv3.ProcessingMode{ResponseBodyMode: extprocfilterv3.ProcessingMode_NONE}
+				if kindOf(req) == tt.at {
+					r.ModeOverride = tt.override
 				}
 				return answer{send: []*extprocv3.ProcessingResponse{r}}
 			})
-			f := newFilter(client, Options{AllowModeOverride: allow})
-			up := &ScriptedUpstream{Chunks: byteChunks([]string{"x", "y"})}
-			res, rec := serve(t, f, chatRequest(chatBody), up)
+			f := newFilter(client, Options{AllowModeOverride: tt.allow})
+			up := &ScriptedUpstream{Header: http.Header{"Content-Length": {"2"}}, Chunks: byteChunks([]string{"x", "y"})}
+			res, rec := serve(t, f, tt.req, up)
 			p.waitEnd(t)
-			wantKinds := []MessageKind{KindRequestHeaders, KindRequestBody, KindResponseHeaders, KindResponseBody, KindResponseBody}
-			wantOverrides, wantIgnored := 0, 1
-			if allow {
-				wantKinds, wantOverrides, wantIgnored = wantKinds[:3], 1, 0
-			}
-			if d := cmp.Diff(wantKinds, p.kinds()); d != "" {
+			if d := cmp.Diff(tt.wantKinds, p.kinds()); d != "" {
 				t.Errorf("kinds (-want +got):\n%s", d)
 			}
-			if res.ModeOverrides != wantOverrides || res.ModeOverridesIgnored != wantIgnored || string(rec.Body()) != "xy" {
-				t.Errorf("overrides %d ignored %d body %q", res.ModeOverrides, res.ModeOverridesIgnored, rec.Body())
+			wantTaken := 0
+			if tt.allow {
+				wantTaken = 1
+			}
+			if res.ModeOverrides != wantTaken || res.ModeOverridesIgnored != 1-wantTaken || res.Close != tt.wantClose {
+				t.Errorf("overrides %d ignored %d close %q", res.ModeOverrides, res.ModeOverridesIgnored, res.Close)
+			}
+			if string(rec.Body()) != "xy" || rec.Header().Get("Content-Length") != tt.wantCL {
+				t.Errorf("client body %q content-length %q", rec.Body(), rec.Header().Get("Content-Length"))
+			}
+			if string(up.Request().Body) != string(tt.req.Body) {
+				t.Errorf("upstream body %q", up.Request().Body)
 			}
 		})
 	}

@@ -101,6 +101,7 @@ type scriptedBody struct {
 	once     sync.Once
 }
 
+// NextChunk implements [ChunkReader.NextChunk].
 func (b *scriptedBody) NextChunk(ctx context.Context) ([]byte, error) {
 	chunks := b.s.Chunks
 	if b.next >= len(chunks) {

@@ -96,6 +96,7 @@ type localBody struct {
 	done bool
 }
 
+// NextChunk implements [ChunkReader.NextChunk].
 func (b *localBody) NextChunk(context.Context) ([]byte, error) {
 	if b.done {
 		return nil, io.EOF
@@ -104,6 +105,8 @@ func (b *localBody) NextChunk(context.Context) ([]byte, error) {
 	return b.data, io.EOF
 }
 
+// EarlyChunks implements [ArrivalScript.EarlyChunks].
 func (b *localBody) EarlyChunks() int { return 1 }
 
+// HeaderReplyHandled implements [ArrivalScript.HeaderReplyHandled].
 func (b *localBody) HeaderReplyHandled() {}
