@@ -24,7 +24,8 @@ type exchange struct {
 	// Set in the request phase.
 	metered bool // a model call we account for; false → every reply is CONTINUE
 	acct    quota.Account
-	id      quota.RequestID
+	id      quota.RequestID // the ledger's key, unique per exchange
+	envoyID string          // Envoy's x-request-id, for correlation
 	model   string
 	// admitted means the request went upstream on tokengate's account: it must
 	// be settled or released exactly once, whatever happens to the stream.
@@ -41,6 +42,7 @@ type exchange struct {
 	// Set in the response phase.
 	upstreamFailed bool // status >= 400: release, do not debit
 	eventStream    bool
+	compressed     bool // content-encoding other than identity: the body is unreadable
 	dec            sse.Decoder
 	usage          openai.Usage
 	haveUsage      bool
@@ -71,7 +73,7 @@ func (s *Server) newExchange(ctx context.Context) *exchange {
 // hot path, which logs nothing, pays nothing for it.
 func (ex *exchange) logger() *slog.Logger {
 	if ex.log == nil {
-		ex.log = ex.s.opts.Logger.With("request_id", string(ex.id), "account", string(ex.acct.ID))
+		ex.log = ex.s.opts.Logger.With("request_id", string(ex.id), "envoy_request_id", ex.envoyID, "account", string(ex.acct.ID))
 	}
 	return ex.log
 }

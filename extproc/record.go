@@ -7,8 +7,10 @@ import "github.com/iasolaris/tokengate/quota"
 type Record struct {
 	Account   quota.AccountID
 	RequestID quota.RequestID
-	Model     string
-	Usage     quota.Usage
+	// EnvoyRequestID is the request's x-request-id, empty if it had none.
+	EnvoyRequestID string
+	Model          string
+	Usage          quota.Usage
 	// Estimated means the upstream reported no usage (a stream cut short, a
 	// client gone) and Usage is tokengate's own count.
 	Estimated bool

@@ -2,8 +2,6 @@ package extproc
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"strings"
 
@@ -39,7 +37,8 @@ func (ex *exchange) requestHeaders(m *extprocv3.HttpHeaders) *extprocv3.Processi
 		return continueRequestHeaders
 	}
 	ex.metered = true
-	ex.id = requestID(h)
+	ex.id = ex.s.ids.next()
+	ex.envoyID = envoyRequestID(h)
 	ctx, cancel := context.WithTimeout(ex.ctx, ex.s.opts.PhaseTimeout)
 	defer cancel()
 	acct, err := ex.s.identity.Identify(ctx, h)
@@ -58,16 +57,16 @@ func (ex *exchange) requestHeaders(m *extprocv3.HttpHeaders) *extprocv3.Processi
 	return continueRequestHeaders
 }
 
-// requestID is Envoy's x-request-id, which it sets on every request
-// (envoy-ext-proc.md E62); one is made up only for other clients, since
-// settlement is idempotent per id and must never merge two requests.
-func requestID(h Headers) quota.RequestID {
-	if v, ok := h.Get("x-request-id"); ok && v != "" && len(v) <= 128 {
-		return quota.RequestID(v)
+// envoyRequestID is Envoy's x-request-id (envoy-ext-proc.md E62), kept to
+// correlate tokengate's records and logs with Envoy's access log. It is not
+// the ledger's key: with preserve_external_request_id a client chooses it,
+// and two requests sharing one id would share one hold and one settlement.
+func envoyRequestID(h Headers) string {
+	v, _ := h.Get("x-request-id")
+	if len(v) > 128 || validIdentity(v) != nil {
+		return ""
 	}
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return quota.RequestID("tg-" + hex.EncodeToString(b[:]))
+	return v
 }
 
 func (ex *exchange) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
@@ -150,6 +149,13 @@ func (ex *exchange) admit(chat *openai.Chat, body []byte, plan admission) *extpr
 		common.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: edited}}
 	}
 	common.HeaderMutation = mutation(set...)
+	// The usage is read from the response body, which tokengate can only
+	// read uncompressed; a compressor after ext_proc can still compress for
+	// the client.
+	if common.HeaderMutation == nil {
+		common.HeaderMutation = &extprocv3.HeaderMutation{}
+	}
+	common.HeaderMutation.RemoveHeaders = []string{"accept-encoding"}
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{
 		RequestBody: &extprocv3.BodyResponse{Response: common}}}
 }

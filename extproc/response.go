@@ -15,6 +15,12 @@ func (ex *exchange) responseHeaders(m *extprocv3.HttpHeaders) *extprocv3.Process
 		ex.upstreamFailed = true
 	}
 	ex.eventStream = h.isEventStream()
+	if enc, ok := h.Get("content-encoding"); ok && enc != "" && enc != "identity" {
+		// tokengate removed accept-encoding, yet the upstream compressed:
+		// the body cannot be read, so usage will be tokengate's estimate.
+		ex.compressed = true
+		ex.logger().Warn("upstream compressed a metered response; charging the estimate", "content_encoding", enc)
+	}
 	if m.GetEndOfStream() {
 		// A headers-only response: no body message follows (envoy-ext-proc.md
 		// E16, E65), so this reply is the last.
@@ -41,7 +47,7 @@ func (ex *exchange) responseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingRes
 		ex.ended = true
 	}
 	switch {
-	case ex.upstreamFailed:
+	case ex.upstreamFailed, ex.compressed:
 		return continueResponseBody
 	case !ex.eventStream:
 		ex.collectJSON(chunk, last)

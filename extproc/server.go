@@ -103,6 +103,7 @@ type Server struct {
 	identity Identity
 	opts     Options
 	metrics  *metrics
+	ids      *requestIDs
 	// hints remembers each account's last known remaining balance, so the
 	// request phase pays for an exact token count only when it could change
 	// the decision. A stale hint costs at most one extra ledger call.
@@ -120,7 +121,7 @@ func New(ledger quota.Ledger, identity Identity, opts Options) (*Server, error) 
 	if err != nil {
 		return nil, fmt.Errorf("extproc: metrics: %w", err)
 	}
-	return &Server{ledger: ledger, identity: identity, opts: opts, metrics: m}, nil
+	return &Server{ledger: ledger, identity: identity, opts: opts, metrics: m, ids: newRequestIDs()}, nil
 }
 
 // Process implements [extprocv3.ExternalProcessorServer.Process]. It runs once

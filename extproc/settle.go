@@ -23,7 +23,7 @@ func (ex *exchange) finish() {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ex.ctx), ex.s.opts.SettleTimeout)
 	defer cancel()
 
-	rec := Record{Account: ex.acct.ID, RequestID: ex.id, Model: ex.model}
+	rec := Record{Account: ex.acct.ID, RequestID: ex.id, EnvoyRequestID: ex.envoyID, Model: ex.model}
 	defer func() {
 		if ex.s.opts.Records != nil {
 			ex.s.opts.Records(rec)
