@@ -9,9 +9,30 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/iasolaris/tokengate/quota"
 	"github.com/iasolaris/tokengate/quota/memledger"
+	"github.com/iasolaris/tokengate/quota/redisledger"
 )
+
+// benchRedisLedger is a Redis ledger on a key prefix of its own, deleted
+// afterwards.
+func benchRedisLedger(b *testing.B) quota.Ledger {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	prefix := fmt.Sprintf("tgbench:%d:", os.Getpid())
+	b.Cleanup(func() {
+		ctx := context.Background()
+		for iter := rdb.Scan(ctx, 0, prefix+"*", 100).Iterator(); iter.Next(ctx); {
+			rdb.Del(ctx, iter.Val())
+		}
+		_ = rdb.Close()
+	})
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		b.Fatalf("Redis at 127.0.0.1:6379: %v", err)
+	}
+	return redisledger.New(rdb, redisledger.Options{Prefix: prefix})
+}
 
 // These benchmarks measure tokengate's own work per ext_proc message, as
 // exchange.handle does it, without gRPC around it: that is the part of each
@@ -19,7 +40,11 @@ import (
 
 func benchServer(b *testing.B, opts Options) *Server {
 	b.Helper()
-	ledger := memledger.New(memledger.Options{})
+	return benchServerOn(b, memledger.New(memledger.Options{}), opts)
+}
+
+func benchServerOn(b *testing.B, ledger quota.Ledger, opts Options) *Server {
+	b.Helper()
 	s, err := New(ledger, UserHeader{Header: "x-user-email", Allowance: 1 << 50}, opts)
 	if err != nil {
 		b.Fatal(err)
@@ -41,19 +66,25 @@ func requestHeaders(id string) *extprocv3.ProcessingRequest {
 
 // BenchmarkRequestPhase is one chat completion's request phase: the headers
 // message, then the 4 KB body message with its ledger reservation (in
-// memory). The hold is released after each iteration so the ledger does not
-// grow across b.N; the release is part of the measured time.
+// memory, or one EVALSHA to the Redis at 127.0.0.1:6379). The hold is
+// released after each iteration so the ledger does not grow across b.N; the
+// release is part of the measured time (and, on Redis, a second round trip).
 func BenchmarkRequestPhase(b *testing.B) {
 	body, err := os.ReadFile("openai/testdata/requests/librechat_4kb.json")
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, mode := range []struct {
-		name string
-		opts Options
-	}{{"soft", Options{}}, {"hard", Options{Enforcement: Hard}}} {
+		name  string
+		opts  Options
+		redis bool
+	}{{"soft", Options{}, false}, {"hard", Options{Enforcement: Hard}, false}, {"soft redis", Options{}, true}} {
 		b.Run(mode.name, func(b *testing.B) {
-			s := benchServer(b, mode.opts)
+			var ledger quota.Ledger = memledger.New(memledger.Options{})
+			if mode.redis {
+				ledger = benchRedisLedger(b)
+			}
+			s := benchServerOn(b, ledger, mode.opts)
 			headers := make([]*extprocv3.ProcessingRequest, 1024)
 			for i := range headers {
 				headers[i] = requestHeaders(fmt.Sprintf("0f3c9a4e-7d21-4b8e-9a55-%012d", i))
