@@ -110,6 +110,10 @@ func (a admission) completionCap(granted quota.Tokens) int64 {
 	return int64(per)
 }
 
+// maxCap bounds a client's completion cap: no model writes a billion tokens,
+// and a cap times n must not overflow.
+const maxCap = 1 << 30
+
 // requestedCap is the client's per-choice completion cap. OpenAI prefers
 // max_completion_tokens and deprecates max_tokens; when both are set the
 // smaller binds.
@@ -120,5 +124,5 @@ func requestedCap(chat *openai.Chat) quota.Tokens {
 			c = quota.Tokens(v.Value)
 		}
 	}
-	return c
+	return min(c, maxCap)
 }

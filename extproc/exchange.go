@@ -31,7 +31,10 @@ type exchange struct {
 	// be settled or released exactly once, whatever happens to the stream.
 	admitted bool
 	held     bool // the ledger holds a reservation for id (false when admitted with the ledger down)
-	res      quota.Reservation
+	// maybeHeld means a refused request's ledger call failed or was
+	// abandoned and may have left a hold behind, which finish releases.
+	maybeHeld bool
+	res       quota.Reservation
 	// promptEstimate is what the prompt is charged at when the upstream never
 	// reports usage: the exact count where it was computed, else the estimate.
 	promptEstimate quota.Tokens
@@ -100,8 +103,10 @@ func (ex *exchange) handle(req *extprocv3.ProcessingRequest) *extprocv3.Processi
 	case *extprocv3.ProcessingRequest_RequestTrailers:
 		// Trailers are SKIP in tokengate's mode (envoy-ext-proc.md E24); a
 		// deployment that sends them anyway gets them back untouched.
+		ex.phase = phaseStart
 		resp = continueRequestTrailers
 	case *extprocv3.ProcessingRequest_ResponseTrailers:
+		ex.phase = phaseStart
 		resp = continueResponseTrailers
 	default:
 		return nil

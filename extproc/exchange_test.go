@@ -2,6 +2,7 @@ package extproc_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -62,6 +63,7 @@ func TestRefusalsAnswerInOpenAIFormatAndNeverReachUpstream(t *testing.T) {
 	}{
 		{name: "no user header", body: jsonBody, wantStatus: 401, wantCode: "missing_identity"},
 		{name: "malformed user header", user: "ana example.com", body: jsonBody, wantStatus: 401, wantCode: "missing_identity"},
+		{name: "user header twice", user: ana + "\x00bia@example.com", body: jsonBody, wantStatus: 401, wantCode: "missing_identity"},
 		{name: "malformed JSON", user: ana, body: `{"model":"gpt-4o","messages":[`, wantStatus: 400},
 		{name: "messages not an array", user: ana, body: `{"model":"gpt-4o","messages":"hi"}`, wantStatus: 400},
 		{name: "empty body", user: ana, body: ``, wantStatus: 400},
@@ -156,5 +158,54 @@ func TestUpstreamErrorReleasesTheHold(t *testing.T) {
 	}
 	if b := h.balance(ana); b.Used != 0 || b.Reserved != 0 {
 		t.Fatalf("balance %+v after an upstream failure", b)
+	}
+}
+
+// Only a 2xx answers a model call: a redirect is released like an error.
+func TestRedirectReleasesTheHold(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	up := &envoysim.ScriptedUpstream{Status: 307, Header: http.Header{"Location": {"/v1/chat/completions/"}}}
+	if res, _ := h.serve(t.Context(), chatRequest(ana, jsonBody), up); res.Status != 307 {
+		t.Fatalf("status %d", res.Status)
+	}
+	if r := h.record(); !r.Released {
+		t.Fatalf("record %+v, want released", r)
+	}
+}
+
+// A usage object that reports nothing (renamed fields, zeros) is not
+// believed: the request is charged tokengate's own count instead of zero.
+func TestEmptyUsageIsNotTrusted(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	body := `{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Uma resposta bem longa sobre o relatório."},"finish_reason":"stop"}],"usage":{"input_tokens":10,"output_tokens":500}}`
+	up := &envoysim.ScriptedUpstream{Header: http.Header{"Content-Type": {"application/json"}}, Chunks: [][]byte{[]byte(body)}}
+	if res, _ := h.serve(t.Context(), chatRequest(ana, jsonBody), up); res.Status != 200 {
+		t.Fatalf("status %d", res.Status)
+	}
+	if r := h.record(); !r.Estimated || r.Usage.Prompt == 0 || r.Usage.Completion == 0 {
+		t.Fatalf("record %+v, want an estimate of both prompt and completion", r)
+	}
+}
+
+// A client that leaves in the middle of a non-streamed body has had its
+// completion generated in full: it is charged for the text that went by,
+// not for nothing.
+func TestJSONBodyCutShortIsChargedTheTextSeen(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	_, hdr, full := direct(jsonBody)
+	never := make(chan struct{})
+	up := &envoysim.ScriptedUpstream{Header: hdr, Chunks: [][]byte{full[:len(full)/2], full[len(full)/2:]},
+		Hold: map[int]<-chan struct{}{1: never}}
+	ctx, cancel := context.WithCancel(t.Context())
+	rec := &envoysim.Recorder{}
+	done := make(chan envoysim.Result)
+	go func() { done <- h.filter.Serve(ctx, chatRequest(ana, jsonBody), up, rec) }()
+	if err := rec.WaitChunks(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	if r := h.record(); !r.Estimated || r.Usage.Completion == 0 {
+		t.Fatalf("record %+v, want the completion counted from the bytes seen", r)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,8 +74,11 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 // chat builds a chat-completion request from user.
 func chatRequest(user, body string) *envoysim.Request {
 	hdr := http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {newID()}}
-	if user != "" {
-		hdr.Set("x-user-email", user)
+	// A NUL separates several values of the header, for tests of forgery.
+	for _, u := range strings.Split(user, "\x00") {
+		if u != "" {
+			hdr.Add("x-user-email", u)
+		}
 	}
 	return &envoysim.Request{Method: "POST", Path: "/v1/chat/completions", Authority: "llm.internal", Scheme: "http", Header: hdr, Body: []byte(body)}
 }

@@ -20,6 +20,17 @@ func (h Headers) Get(name string) (string, bool) {
 	return string(v), ok
 }
 
+// count reports how many times the header named name appears.
+func (h Headers) count(name string) int {
+	n := 0
+	for _, hv := range h.m.GetHeaders() {
+		if hv.GetKey() == name {
+			n++
+		}
+	}
+	return n
+}
+
 // bytes returns the first value of name without copying it.
 func (h Headers) bytes(name string) ([]byte, bool) {
 	for _, hv := range h.m.GetHeaders() {

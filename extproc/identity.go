@@ -44,6 +44,11 @@ const maxIdentityLen = 254
 
 // Identify implements [Identity.Identify].
 func (u UserHeader) Identify(_ context.Context, h Headers) (quota.Account, error) {
+	// Envoy's request_headers_to_add appends by default, so a value the
+	// client forged would come first and win: two values name nobody.
+	if h.count(u.Header) > 1 {
+		return quota.Account{}, fmt.Errorf("%w: header %s appears more than once", ErrBadIdentity, u.Header)
+	}
 	v, ok := h.Get(u.Header)
 	v = strings.TrimSpace(v)
 	if !ok || v == "" {

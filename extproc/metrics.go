@@ -17,13 +17,14 @@ const (
 	outcomeFailOpen    = "admitted_ledger_down"
 	outcomeFailClosed  = "refused_ledger_down"
 	outcomePassthrough = "passthrough"
+	outcomeCancelled   = "client_cancelled"
 )
 
 // phase is the ext_proc message an exchange is answering, or its settlement.
 type phase int
 
 const (
-	phaseStart phase = iota
+	phaseStart phase = iota // before the first message, and trailers
 	phaseRequestHeaders
 	phaseRequestBody
 	phaseResponseHeaders
@@ -32,7 +33,7 @@ const (
 	phaseCount
 )
 
-var phaseNames = [phaseCount]string{"start", "request_headers", "request_body", "response_headers", "response_body", "settle"}
+var phaseNames = [phaseCount]string{"other", "request_headers", "request_body", "response_headers", "response_body", "settle"}
 
 // String names the phase in logs, errors and the latency histogram.
 func (p phase) String() string { return phaseNames[p] }
@@ -93,10 +94,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		estimated: estimated, estError: estError, settleErr: settleErr,
 	}
 	for _, o := range []string{outcomeAdmitted, outcomeQuota, outcomeRate, outcomeBadRequest, outcomeNoIdentity,
-		outcomeInactive, outcomeFailOpen, outcomeFailClosed, outcomePassthrough} {
+		outcomeInactive, outcomeFailOpen, outcomeFailClosed, outcomePassthrough, outcomeCancelled} {
 		m.decisions[o] = decisions.WithLabelValues(o)
 	}
-	for p := phaseRequestHeaders; p < phaseCount; p++ {
+	for p := phaseStart; p < phaseCount; p++ {
 		m.phase[p] = phaseHist.WithLabelValues(p.String())
 	}
 	for _, k := range []string{"prompt", "completion"} {

@@ -1,8 +1,10 @@
 package extproc
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -13,19 +15,33 @@ import (
 )
 
 // meteredPath reports whether a request is a model call tokengate accounts
-// for. LiteLLM serves chat completions with and without the /v1 prefix.
+// for: a POST to a chat-completions route. LiteLLM serves the same handler
+// at /chat/completions, /v1/chat/completions and under deployment-style
+// prefixes (/openai/deployments/{model}/chat/completions), and its server
+// percent-decodes the path and tolerates doubled or trailing slashes, so the
+// match is on the normalised path's end: /v1/chat/complet%69ons must not
+// pass unmetered.
 func meteredPath(method, path []byte) bool {
 	if string(method) != "POST" {
 		return false
 	}
-	if i := strings.IndexByte(string(path), '?'); i >= 0 {
+	if i := bytes.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
-	switch string(path) {
-	case "/v1/chat/completions", "/chat/completions":
-		return true
+	if bytes.IndexByte(path, '%') >= 0 {
+		decoded, err := url.PathUnescape(string(path))
+		if err != nil {
+			return true // malformed escapes: meter rather than let it pass
+		}
+		path = []byte(decoded)
 	}
-	return false
+	var segs [2][]byte // the last two non-empty segments, in order
+	for seg := range bytes.SplitSeq(path, []byte("/")) {
+		if len(seg) > 0 {
+			segs[0], segs[1] = segs[1], seg
+		}
+	}
+	return string(segs[0]) == "chat" && string(segs[1]) == "completions"
 }
 
 func (ex *exchange) requestHeaders(m *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
@@ -80,19 +96,31 @@ func (ex *exchange) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 	}
 	ex.model = chat.Model
 	plan := ex.s.plan(ex.acct.ID, &chat, body)
-	res, err := ex.reserve(plan.hold)
+	// One deadline for the phase, however many ledger calls it makes: Envoy
+	// times the whole reply (envoy-ext-proc.md E10).
+	ctx, cancel := context.WithTimeout(ex.ctx, ex.s.opts.PhaseTimeout)
+	defer cancel()
+	res, err := ex.s.ledger.Reserve(ctx, ex.acct, ex.id, plan.hold)
 	var refusal *quota.Refusal
 	if errors.As(err, &refusal) && errors.Is(err, quota.ErrQuotaExhausted) && !plan.precise {
 		// The cheap bound did not fit: only now is an exact count worth its
-		// cost, since it can turn the refusal into an admission.
+		// cost, since it can turn the refusal into an admission. A stale
+		// hint is the only way here, so this second call is rare.
 		refined := ex.s.refine(plan, &chat, body)
 		if refined.hold.Prompt < plan.hold.Prompt {
-			res, err = ex.reserve(refined.hold)
+			if res2, err2 := ex.s.ledger.Reserve(ctx, ex.acct, ex.id, refined.hold); !isLedgerFailure(err2) {
+				res, err = res2, err2 // a failed retry keeps the refusal it retried
+			}
 		}
 		plan = refined
 	}
 	ex.promptEstimate = plan.estimate
 	switch {
+	case ex.ctx.Err() != nil:
+		// The client went away while the ledger answered: nothing goes
+		// upstream, and a hold the ledger may have made is dropped.
+		ex.maybeHeld = err == nil || isLedgerFailure(err)
+		return ex.refuse(outcomeCancelled, callerError{status: 499, message: "client closed request", typ: "invalid_request_error"})
 	case errors.As(err, &refusal):
 		ex.s.remember(ex.acct.ID, refusal.Balance.Remaining)
 		if errors.Is(err, quota.ErrRateLimited) {
@@ -100,11 +128,16 @@ func (ex *exchange) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 		}
 		return ex.refuse(outcomeQuota, refusalError(refusal, ex.acct.RPM))
 	case err != nil && ex.s.opts.FailClosed:
+		// A call that timed out may still have run in Redis: finish releases
+		// whatever hold it left, so the caller is not charged at expiry for
+		// a request that was refused.
+		ex.maybeHeld = true
 		ex.logger().Error("ledger unavailable; refusing", "phase", ex.phase.String(), "err", err)
 		return ex.refuse(outcomeFailClosed, unavailable())
 	case err != nil:
 		// Fail open: the request goes through and is settled like any other;
-		// Settle debits even without a hold, so the usage is not lost.
+		// Settle debits even without a hold (and replaces one a timed-out
+		// call may have left), so the usage is not lost.
 		ex.logger().Warn("ledger unavailable; admitting without a reservation", "phase", ex.phase.String(), "err", err)
 		ex.s.metrics.decisions[outcomeFailOpen].Inc()
 		ex.admitted = true
@@ -116,11 +149,11 @@ func (ex *exchange) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 	return ex.admit(&chat, body, plan)
 }
 
-// reserve makes the phase's one ledger call under the phase deadline.
-func (ex *exchange) reserve(h quota.Hold) (quota.Reservation, error) {
-	ctx, cancel := context.WithTimeout(ex.ctx, ex.s.opts.PhaseTimeout)
-	defer cancel()
-	return ex.s.ledger.Reserve(ctx, ex.acct, ex.id, h)
+// isLedgerFailure reports an error that is not the ledger's answer (a
+// refusal) but the lack of one: a timeout, a lost connection.
+func isLedgerFailure(err error) bool {
+	var refusal *quota.Refusal
+	return err != nil && !errors.As(err, &refusal)
 }
 
 // admit lets the request go upstream, rewriting its body where admission

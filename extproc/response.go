@@ -11,7 +11,9 @@ func (ex *exchange) responseHeaders(m *extprocv3.HttpHeaders) *extprocv3.Process
 		return continueResponseHeaders
 	}
 	h := Headers{m.GetHeaders()}
-	if st := h.status(); st >= 400 || st == 0 {
+	// Only a 2xx carries a completion; a redirect or an error is released
+	// unpaid (status >= 400 in the design, and 3xx answers no model call).
+	if st := h.status(); st < 200 || st >= 300 {
 		ex.upstreamFailed = true
 	}
 	ex.eventStream = h.isEventStream()
@@ -64,8 +66,12 @@ func (ex *exchange) responseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingRes
 }
 
 // collectJSON keeps a non-streamed body, whose usage object may sit anywhere
-// in it, and reads the usage once the body is complete.
+// in it, and reads the usage once the body is complete. Every byte is also
+// counted as it passes: a body too large to keep, or cut short by a client
+// that left, is then charged for the text that went by (an overestimate by
+// the JSON framing, which errs on the platform's side) instead of nothing.
 func (ex *exchange) collectJSON(chunk []byte, last bool) {
+	ex.completion.Add(chunk)
 	if !ex.jsonTooBig {
 		if len(ex.jsonBody)+len(chunk) > ex.s.opts.MaxJSONResponse {
 			ex.jsonTooBig, ex.jsonBody = true, nil
@@ -77,13 +83,18 @@ func (ex *exchange) collectJSON(chunk []byte, last bool) {
 		return
 	}
 	if u, ok, err := openai.ParseUsage(ex.jsonBody); err == nil && ok {
-		ex.usage, ex.haveUsage = u, true
-	} else {
-		// No usage to be had: count the body's text as completion, an
-		// overestimate by the JSON framing, which errs on the platform's side.
-		ex.completion.Add(ex.jsonBody)
+		ex.takeUsage(u)
 	}
 	ex.jsonBody = nil
+}
+
+// takeUsage accepts a reported usage unless it reports nothing at all: a
+// provider that names its fields differently, or an all-zero placeholder,
+// must not settle a request at zero.
+func (ex *exchange) takeUsage(u openai.Usage) {
+	if u.Prompt > 0 || u.Completion > 0 {
+		ex.usage, ex.haveUsage = u, true
+	}
 }
 
 // readEvents reads usage and completion text from a stream that goes to the
@@ -129,7 +140,7 @@ func (ex *exchange) event(data []byte) eventAction {
 	ex.deltas += int64(c.Deltas)
 	if c.HasUsage {
 		if u, ok, err := openai.ParseUsage(data); err == nil && ok {
-			ex.usage, ex.haveUsage = u, true
+			ex.takeUsage(u)
 		}
 		if c.NoChoices {
 			return dropEvent

@@ -1,8 +1,15 @@
 package extproc
 
 import (
+	"bytes"
+	"slices"
+
 	"github.com/iasolaris/tokengate/extproc/openai"
 )
+
+// maxHeldEvent bounds how much of an unfinished event is held back while
+// the stream is rewritten; usage chunks are a few hundred bytes.
+const maxHeldEvent = 64 << 10
 
 // rewrite passes one chunk of a stream in which tokengate injected
 // include_usage, returning what the client should receive in its place:
@@ -32,6 +39,12 @@ func (ex *exchange) rewrite(chunk []byte, last bool) (out []byte, changed bool) 
 		}
 		keepFrom = end
 	}
+	if end-keepFrom > maxHeldEvent {
+		// An event this large is not a usage chunk: let it and the rest of
+		// the stream through as they come rather than hold it in memory.
+		keepFrom = end
+		ex.stripUsage = false
+	}
 	out = ex.appendRaw(out, pos, keepFrom, base, chunk)
 	held := ex.appendRaw(ex.spare[:0], keepFrom, end, base, chunk)
 	ex.spare, ex.carry = ex.carry, held
@@ -55,9 +68,10 @@ func (ex *exchange) pass(out []byte, start, stop int64, typ, data []byte, pos *i
 			out = append(out, typ...)
 			out = append(out, '\n')
 		}
-		out = append(out, "data: "...)
+		// Data that spanned several data: lines keeps one line per line.
+		mark := len(out)
 		out, _ = openai.StripNullUsage(out, data)
-		out = append(out, "\n\n"...)
+		out = appendDataLines(out, mark)
 		return out, true
 	}
 	return ex.appendRaw(out, start, stop, base, chunk), changed
@@ -78,4 +92,31 @@ func (ex *exchange) appendRaw(out []byte, from, to, base int64, chunk []byte) []
 		out = append(out, chunk[from-base:to-base]...)
 	}
 	return out
+}
+
+// appendDataLines frames the stripped JSON that stands at out[mark:] as SSE
+// data lines ending the event. The JSON is moved to make room for the
+// prefixes; for the usual single-line event that is one copy within out.
+func appendDataLines(out []byte, mark int) []byte {
+	json := len(out) - mark
+	lines := 1 + bytes.Count(out[mark:], []byte("\n"))
+	const prefix = "data: "
+	out = slices.Grow(out, lines*len(prefix)+2)[:len(out)+lines*len(prefix)+2]
+	src, dst := mark+json, len(out)-2
+	out[dst], out[dst+1] = '\n', '\n'
+	// Copy backwards line by line, so the moved JSON never overwrites what
+	// is still to be copied.
+	for {
+		start := bytes.LastIndexByte(out[mark:src], '\n') + 1 + mark
+		dst -= src - start
+		copy(out[dst:], out[start:src])
+		dst -= len(prefix)
+		copy(out[dst:], prefix)
+		if start == mark {
+			return out
+		}
+		// The newline that ended the previous line.
+		src, dst = start-1, dst-1
+		out[dst] = '\n'
+	}
 }

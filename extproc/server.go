@@ -166,11 +166,9 @@ func (s *Server) hint(acct quota.AccountID) (quota.Tokens, bool) {
 
 // remember records acct's remaining balance for the next request's hint.
 func (s *Server) remember(acct quota.AccountID, remaining quota.Tokens) {
-	if v, ok := s.hints.Load(acct); ok {
-		v.(*atomic.Int64).Store(int64(remaining))
-		return
+	v, ok := s.hints.Load(acct)
+	if !ok {
+		v, _ = s.hints.LoadOrStore(acct, new(atomic.Int64))
 	}
-	n := new(atomic.Int64)
-	n.Store(int64(remaining))
-	s.hints.Store(acct, n)
+	v.(*atomic.Int64).Store(int64(remaining))
 }

@@ -11,6 +11,11 @@ import (
 // stream ended: after the last reply, on Envoy's close, or when the client
 // went away mid-stream (envoy-ext-proc.md E6, E12).
 func (ex *exchange) finish() {
+	if ex.maybeHeld && !ex.finished {
+		ex.finished = true
+		ex.releaseAbandoned()
+		return
+	}
 	if !ex.admitted || ex.finished {
 		return
 	}
@@ -79,4 +84,16 @@ func completionSeen(deltas, textEstimate int64) quota.Tokens {
 		return quota.Tokens(textEstimate)
 	}
 	return quota.Tokens(deltas)
+}
+
+// releaseAbandoned drops a hold that a refused request's failed ledger call
+// may have made. Release is idempotent, so releasing a hold that was never
+// made costs one call and nothing else.
+func (ex *exchange) releaseAbandoned() {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ex.ctx), ex.s.opts.SettleTimeout)
+	defer cancel()
+	if err := ex.s.ledger.Release(ctx, ex.acct.ID, ex.id); err != nil {
+		ex.s.metrics.settleErr.Inc()
+		ex.logger().Error("release of an abandoned hold failed; it will expire and be charged at its estimate", "err", err)
+	}
 }

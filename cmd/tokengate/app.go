@@ -70,6 +70,11 @@ func newApp(cfg *Config, log *slog.Logger) (a *app, err error) {
 		a.ledger = memledger.New(memledger.Options{Location: cfg.location, HoldTTL: cfg.Quota.HoldTTL})
 	} else {
 		ropts, _ := redis.ParseURL(cfg.Redis.URL) // validated in Config.validate
+		// Each phase's ledger call carries a deadline below Envoy's message
+		// timeout; go-redis ignores context deadlines unless told, and would
+		// wait its own 3 s while Envoy gives up and, failing open, lets the
+		// request through unmetered.
+		ropts.ContextTimeoutEnabled = true
 		a.rdb = redis.NewClient(ropts)
 		a.ledger = redisledger.New(a.rdb, redisledger.Options{Prefix: cfg.Redis.KeyPrefix, Location: cfg.location, HoldTTL: cfg.Quota.HoldTTL})
 		log.Info("using the redis ledger", "redis", redactURL(cfg.Redis.URL))
