@@ -22,7 +22,7 @@ func TestBalance(t *testing.T) {
 	if _, err := ledger.Reserve(t.Context(), acct, "r1", quota.Hold{Prompt: 100, Completion: 50}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ledger.Settle(t.Context(), acct.ID, "r1", quota.Usage{Prompt: 90, Completion: 30}); err != nil {
+	if _, err := ledger.Settle(t.Context(), acct, "r1", quota.Usage{Prompt: 90, Completion: 30}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ledger.TopUp(t.Context(), acct.ID, 500); err != nil {

@@ -47,7 +47,7 @@ func (ex *exchange) finish() {
 	}
 	u := ex.settledUsage()
 	rec.Usage, rec.Estimated = u, !ex.haveUsage
-	st, err := ex.s.ledger.Settle(ctx, ex.acct.ID, ex.id, u)
+	st, err := ex.s.ledger.Settle(ctx, ex.acct, ex.id, u)
 	if err != nil {
 		rec.Err = err
 		ex.s.metrics.settleErr.Inc()

@@ -116,9 +116,10 @@ type Ledger interface {
 	// Settle replaces the hold for id with the real usage, drawing on the
 	// allowance first and then on prepaid tokens. Settling an id twice debits
 	// once. Settling an id with no hold (lost or expired) still debits, so no
-	// usage is ever dropped. It returns ErrUnknownAccount for an account the
-	// ledger has never seen.
-	Settle(ctx context.Context, acct AccountID, id RequestID, u Usage) (Settlement, error)
+	// usage is ever dropped; an account the ledger has never seen (a request
+	// admitted while the ledger was down, a store that lost its keys) starts
+	// at acct.Allowance, as on Reserve.
+	Settle(ctx context.Context, acct Account, id RequestID, u Usage) (Settlement, error)
 	// Release drops the hold for id without a debit (the upstream refused the
 	// request). Releasing an id that is not held is not an error; a later
 	// Settle of a released id debits nothing.

@@ -59,7 +59,7 @@ func settleAll(t *testing.T, l quota.Ledger, acct quota.AccountID, admitted []*q
 			return
 		}
 		u := usage(*r)
-		s, err := l.Settle(t.Context(), acct, r.ID, u)
+		s, err := l.Settle(t.Context(), quota.Account{ID: acct}, r.ID, u)
 		if err != nil {
 			t.Errorf("Settle %s: %v", r.ID, err)
 			return

@@ -90,7 +90,9 @@ func (e *env) refuse(acct quota.Account, id quota.RequestID, h quota.Hold, reaso
 
 func (e *env) settle(acct quota.AccountID, id quota.RequestID, u quota.Usage) quota.Settlement {
 	e.t.Helper()
-	s, err := e.l.Settle(e.t.Context(), acct, id, u)
+	// A known account's stored allowance stands; the one passed matters
+	// only for an account Settle has to create.
+	s, err := e.l.Settle(e.t.Context(), quota.Account{ID: acct}, id, u)
 	if err != nil {
 		e.t.Fatalf("Settle(%q, %q, %+v): %v", acct, id, u, err)
 	}

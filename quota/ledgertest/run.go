@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T, opts Options) quota.Ledger) {
 		{"RefusalCarriesBalance", testRefusal},
 		{"RateLimit", testRateLimit},
 		{"UnknownAccount", testUnknownAccount},
+		{"SettleUnknownAccount", testSettleUnknownAccount},
 		{"PlanChange", testPlanChange},
 		{"OddIDsStayApart", testOddIDs},
 		{"ConcurrentEqualHolds", testConcurrentEqual},

@@ -116,9 +116,6 @@ func testUnknownAccount(t *testing.T, open opener) {
 	if _, err := e.l.Balance(ctx, ghost); !errors.Is(err, quota.ErrUnknownAccount) {
 		t.Fatalf("Balance of an unknown account: %v, want ErrUnknownAccount", err)
 	}
-	if _, err := e.l.Settle(ctx, ghost, "r", quota.Usage{Prompt: 10}); !errors.Is(err, quota.ErrUnknownAccount) {
-		t.Fatalf("Settle of an unknown account: %v, want ErrUnknownAccount", err)
-	}
 	if _, err := e.l.TopUp(ctx, ghost, 100); !errors.Is(err, quota.ErrUnknownAccount) {
 		t.Fatalf("TopUp of an unknown account: %v, want ErrUnknownAccount", err)
 	}
@@ -127,8 +124,25 @@ func testUnknownAccount(t *testing.T, open opener) {
 	}
 	// None of those made the account known; a refused Reserve does.
 	if _, err := e.l.Balance(ctx, ghost); !errors.Is(err, quota.ErrUnknownAccount) {
-		t.Fatalf("Balance after Settle/TopUp/Release of an unknown account: %v, want ErrUnknownAccount", err)
+		t.Fatalf("Balance after TopUp/Release of an unknown account: %v, want ErrUnknownAccount", err)
 	}
 	e.refuse(quota.Account{ID: ghost, Allowance: 10}, "r", quota.Hold{Prompt: 11}, quota.ErrQuotaExhausted)
 	e.wantBalance(ghost, counters{Allowance: 10, Remaining: 10})
+}
+
+// testSettleUnknownAccount: usage for an account the ledger never saw (a
+// request admitted while the ledger was down, or a store that lost its keys)
+// still lands, and the account starts at the allowance Settle was given.
+func testSettleUnknownAccount(t *testing.T, open opener) {
+	e := newEnv(t, open, setup{})
+	ghost := quota.Account{ID: "ghost@example.com", Allowance: 100}
+	s, err := e.l.Settle(t.Context(), ghost, "r", quota.Usage{Prompt: 10, Completion: 5})
+	if err != nil {
+		t.Fatalf("Settle of an unknown account: %v", err)
+	}
+	if s.Debited != 15 || s.Duplicate {
+		t.Fatalf("Settle of an unknown account = %+v, want 15 debited", s)
+	}
+	e.wantBalance(ghost.ID, counters{Allowance: 100, Used: 15, Remaining: 85})
+	e.settleWant(ghost.ID, "r", quota.Usage{Prompt: 10, Completion: 5}, 0, true)
 }

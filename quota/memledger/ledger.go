@@ -63,7 +63,7 @@ func (l *Ledger) lookup(id quota.AccountID, now time.Time) *account {
 	return a
 }
 
-// lookupOrCreate is lookup for Reserve, which makes an account known.
+// lookupOrCreate is lookup for Reserve and Settle, which make an account known.
 func (l *Ledger) lookupOrCreate(acct quota.Account, now time.Time) *account {
 	v, ok := l.accounts.Load(acct.ID)
 	if !ok {

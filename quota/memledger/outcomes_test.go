@@ -25,7 +25,7 @@ func TestOutcomesAreForgotten(t *testing.T) {
 		if _, err := l.Reserve(ctx, acct, id, quota.Hold{Prompt: 1}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.Settle(ctx, acct.ID, id, quota.Usage{Prompt: 1}); err != nil {
+		if _, err := l.Settle(ctx, acct, id, quota.Usage{Prompt: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -38,7 +38,7 @@ func TestOutcomesAreForgotten(t *testing.T) {
 	clk.t = clk.t.Add(time.Hour)
 	calls := 0
 	for {
-		b, err := l.Settle(ctx, acct.ID, quota.RequestID("new-"+strconv.Itoa(calls)), quota.Usage{Prompt: 1})
+		b, err := l.Settle(ctx, acct, quota.RequestID("new-"+strconv.Itoa(calls)), quota.Usage{Prompt: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +57,7 @@ func TestOutcomesAreForgotten(t *testing.T) {
 		}
 	}
 	// The old ids are gone: settling one again debits as a lost hold would.
-	s, err := l.Settle(ctx, acct.ID, "old-0", quota.Usage{Prompt: 1})
+	s, err := l.Settle(ctx, acct, "old-0", quota.Usage{Prompt: 1})
 	if err != nil || s.Duplicate || s.Debited != 1 {
 		t.Fatalf("Settle of a forgotten id = %+v, %v; want a fresh debit of 1", s, err)
 	}

@@ -8,15 +8,12 @@ import (
 )
 
 // Settle implements [quota.Ledger.Settle].
-func (l *Ledger) Settle(ctx context.Context, acct quota.AccountID, id quota.RequestID, u quota.Usage) (quota.Settlement, error) {
+func (l *Ledger) Settle(ctx context.Context, acct quota.Account, id quota.RequestID, u quota.Usage) (quota.Settlement, error) {
 	if err := ctx.Err(); err != nil {
-		return quota.Settlement{}, fmt.Errorf("memledger: settle %s: %w", acct, err)
+		return quota.Settlement{}, fmt.Errorf("memledger: settle %s: %w", acct.ID, err)
 	}
 	now := l.now()
-	a := l.lookup(acct, now)
-	if a == nil {
-		return quota.Settlement{}, fmt.Errorf("memledger: settle %s: %w", acct, quota.ErrUnknownAccount)
-	}
+	a := l.lookupOrCreate(acct, now)
 	defer a.mu.Unlock()
 
 	actual := max(0, u.Prompt) + max(0, u.Completion)

@@ -27,7 +27,7 @@ func TestKeyTTLs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := l.Settle(ctx, acct.ID, "a", quota.Usage{Prompt: 10}); err != nil {
+	if _, err := l.Settle(ctx, acct, "a", quota.Usage{Prompt: 10}); err != nil {
 		t.Fatal(err)
 	}
 	keys := l.keys(acct.ID, quota.PeriodOf(clk.t, time.UTC))
@@ -65,11 +65,11 @@ func TestOutcomesAreForgotten(t *testing.T) {
 		t.Fatal(err)
 	}
 	const old = 300 // seed included
-	if _, err := l.Settle(ctx, acct, "seed", quota.Usage{}); err != nil {
+	if _, err := l.Settle(ctx, quota.Account{ID: acct}, "seed", quota.Usage{}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range old - 1 {
-		if _, err := l.Settle(ctx, acct, quota.RequestID("old-"+strconv.Itoa(i)), quota.Usage{Prompt: 1}); err != nil {
+		if _, err := l.Settle(ctx, quota.Account{ID: acct}, quota.RequestID("old-"+strconv.Itoa(i)), quota.Usage{Prompt: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -90,7 +90,7 @@ func TestOutcomesAreForgotten(t *testing.T) {
 
 	clk.t = clk.t.Add(time.Hour)
 	for calls := 1; ; calls++ {
-		if _, err := l.Settle(ctx, acct, quota.RequestID("new-"+strconv.Itoa(calls)), quota.Usage{Prompt: 1}); err != nil {
+		if _, err := l.Settle(ctx, quota.Account{ID: acct}, quota.RequestID("new-"+strconv.Itoa(calls)), quota.Usage{Prompt: 1}); err != nil {
 			t.Fatal(err)
 		}
 		n := remembered()
@@ -101,7 +101,7 @@ func TestOutcomesAreForgotten(t *testing.T) {
 			break
 		}
 	}
-	s, err := l.Settle(ctx, acct, "old-0", quota.Usage{Prompt: 1})
+	s, err := l.Settle(ctx, quota.Account{ID: acct}, "old-0", quota.Usage{Prompt: 1})
 	if err != nil || s.Duplicate || s.Debited != 1 {
 		t.Fatalf("Settle of a forgotten id = %+v, %v; want a fresh debit of 1", s, err)
 	}

@@ -37,7 +37,7 @@ func BenchmarkReserveSettle(b *testing.B) {
 		if _, err := l.Reserve(ctx, acct, id, h); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := l.Settle(ctx, acct.ID, id, u); err != nil {
+		if _, err := l.Settle(ctx, acct, id, u); err != nil {
 			b.Fatal(err)
 		}
 	}

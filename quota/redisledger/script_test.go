@@ -65,7 +65,7 @@ func TestOneEvalShaPerCall(t *testing.T) {
 		call func() error
 	}{
 		{"reserve", func() error { _, err := l.Reserve(ctx, acct, "r", quota.Hold{Prompt: 10}); return err }},
-		{"settle", func() error { _, err := l.Settle(ctx, acct.ID, "r", quota.Usage{Prompt: 10}); return err }},
+		{"settle", func() error { _, err := l.Settle(ctx, acct, "r", quota.Usage{Prompt: 10}); return err }},
 		{"release", func() error { return l.Release(ctx, acct.ID, "x") }},
 		{"balance", func() error { _, err := l.Balance(ctx, acct.ID); return err }},
 		{"top up", func() error { _, err := l.TopUp(ctx, acct.ID, 1); return err }},
