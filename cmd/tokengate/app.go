@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
+	"google.golang.org/grpc/keepalive"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/iasolaris/tokengate/admin"
@@ -61,6 +62,9 @@ func newApp(cfg *Config, log *slog.Logger) (a *app, err error) {
 	defer func() {
 		if err != nil {
 			a.closeListeners()
+			if a.rdb != nil {
+				_ = a.rdb.Close()
+			}
 		}
 	}()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -95,6 +99,7 @@ func newApp(cfg *Config, log *slog.Logger) (a *app, err error) {
 		PhaseTimeout:          cfg.Quota.PhaseTimeout,
 		FailClosed:            cfg.Quota.FailMode == "closed",
 		UpstreamAuthorization: cfg.Upstream.Authorization,
+		Records:               settledLog(log),
 		Logger:                log,
 		Registerer:            a.registry,
 	})
@@ -102,7 +107,13 @@ func newApp(cfg *Config, log *slog.Logger) (a *app, err error) {
 		return nil, err
 	}
 
-	a.grpc = grpc.NewServer()
+	a.grpc = grpc.NewServer(
+		// A connection whose peer vanished without a FIN would keep its
+		// streams, and their holds, until the holds expire: probe it.
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		// Envoy may ping its ext_proc cluster on idle connections.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+	)
 	extprocv3.RegisterExternalProcessorServer(a.grpc, a.extproc)
 	// Envoy health-checks its ext_proc cluster over gRPC on the same port.
 	a.health = health.NewServer()
@@ -217,4 +228,20 @@ func runServe(ctx context.Context, cfg *Config, logOut io.Writer, started func(*
 		started(a)
 	}
 	return a.run(ctx)
+}
+
+// settledLog logs each finished request at debug level, the one place an
+// operator can follow accounting request by request until usage records
+// are persisted. Prompts and completions are never logged, only counts.
+func settledLog(log *slog.Logger) func(extproc.Record) {
+	return func(r extproc.Record) {
+		if !log.Enabled(context.Background(), slog.LevelDebug) {
+			return
+		}
+		log.Debug("request finished",
+			"account", string(r.Account), "request_id", string(r.RequestID), "envoy_request_id", r.EnvoyRequestID,
+			"model", r.Model, "prompt_tokens", int64(r.Usage.Prompt), "completion_tokens", int64(r.Usage.Completion),
+			"estimated", r.Estimated, "released", r.Released, "debited", int64(r.Settlement.Debited),
+			"remaining", int64(r.Settlement.Balance.Remaining), "err", r.Err)
+	}
 }

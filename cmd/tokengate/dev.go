@@ -146,11 +146,14 @@ func runDev(ctx context.Context, cfg *Config, stdout, logOut io.Writer) error {
 		}
 	}()
 	// The front stops beside the app: its requests end as their streams do.
+	frontStopped := make(chan error, 1)
 	go func() {
 		<-appCtx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
-		_ = f.shutdown(sctx)
+		frontStopped <- f.shutdown(sctx)
 	}()
-	return a.run(appCtx)
+	err = a.run(appCtx)
+	stopApp()
+	return errors.Join(err, <-frontStopped)
 }
