@@ -120,8 +120,8 @@ type eventAction int
 
 const (
 	keepEvent eventAction = iota
-	stripNullUsage
-	dropEvent
+	stripUsage            // remove the usage member, keep the rest
+	dropEvent             // remove the whole event
 )
 
 // event accounts for one chat.completion.chunk and says what the client
@@ -142,12 +142,16 @@ func (ex *exchange) event(data []byte) eventAction {
 		if u, ok, err := openai.ParseUsage(data); err == nil && ok {
 			ex.takeUsage(u)
 		}
-		if c.NoChoices {
+		// OpenAI sends usage in a chunk of its own with "choices":[];
+		// LiteLLM's carries an empty delta; some providers put it in the
+		// last content or finish chunk, which must reach the client without it.
+		if c.NoChoices || (c.Deltas == 0 && !c.Finished) {
 			return dropEvent
 		}
+		return stripUsage
 	}
 	if c.NullUsage {
-		return stripNullUsage
+		return stripUsage
 	}
 	return keepEvent
 }

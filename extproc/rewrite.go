@@ -60,7 +60,7 @@ func (ex *exchange) pass(out []byte, start, stop int64, typ, data []byte, pos *i
 	switch ex.event(data) {
 	case dropEvent:
 		return out, true
-	case stripNullUsage:
+	case stripUsage:
 		// The event is re-framed in the canonical form OpenAI and LiteLLM
 		// use; only its JSON loses a member.
 		if len(typ) > 0 {
@@ -70,7 +70,7 @@ func (ex *exchange) pass(out []byte, start, stop int64, typ, data []byte, pos *i
 		}
 		// Data that spanned several data: lines keeps one line per line.
 		mark := len(out)
-		out, _ = openai.StripNullUsage(out, data)
+		out, _ = openai.StripUsage(out, data)
 		out = appendDataLines(out, mark)
 		return out, true
 	}

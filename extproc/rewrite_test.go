@@ -85,6 +85,16 @@ func TestRewriteRemovesInjectedUsageAtEveryCut(t *testing.T) {
 			want: "data: {\"id\":\"c\",\ndata: \"choices\":[{\"index\":0,\"delta\":{\"content\":\"Oi\"}}]}\n\n",
 		},
 		{
+			name: "litellm usage chunk with an empty delta",
+			in:   content + "\n\n" + `data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{}}],"usage":{"prompt_tokens":11,"completion_tokens":1,"total_tokens":12}}` + "\n\ndata: [DONE]\n\n",
+			want: contentClean + "\n\ndata: [DONE]\n\n",
+		},
+		{
+			name: "usage in the finish chunk",
+			in:   content + "\n\n" + `data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":11,"completion_tokens":1,"total_tokens":12}}` + "\n\n",
+			want: contentClean + "\n\n" + `data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\n",
+		},
+		{
 			name: "event type kept",
 			in:   "event: chunk\n" + content + "\n\n" + usage + "\n\n",
 			want: "event: chunk\n" + contentClean + "\n\n",

@@ -12,6 +12,9 @@ type Chunk struct {
 	HasUsage  bool // top-level "usage" is an object: the stream's real usage
 	NullUsage bool // top-level "usage": null, which OpenAI adds to every chunk once include_usage is set
 	NoChoices bool // top-level "choices" is an empty array: the usage-only chunk
+	// Finished is true when a choice carries a finish_reason: the chunk ends
+	// a choice even if its delta is empty, so it is never dropped.
+	Finished bool
 	// Deltas counts choices whose delta carried generated text: content,
 	// reasoning_content or reasoning, refusal, or a tool call's (or legacy
 	// function_call's) name or arguments.
@@ -69,7 +72,7 @@ func (s *scanner) chunk(c *Chunk) error {
 			c.NullUsage = s.peek() == 'n'
 			err = s.skipValue(1)
 		case "choices":
-			c.Deltas, c.NoChoices, c.Text = 0, false, tokens.Text{}
+			c.Deltas, c.NoChoices, c.Finished, c.Text = 0, false, false, tokens.Text{}
 			if s.peek() == '[' {
 				err = s.choices(c)
 			} else {
@@ -110,7 +113,7 @@ func (s *scanner) choices(c *Chunk) error {
 // and taken back if the delta turns out to be empty or is overridden by a
 // later "delta" member.
 func (s *scanner) choice(c *Chunk) error {
-	before, counted := c.Text, false
+	before, counted, finished := c.Text, false, false
 	more, err := s.enterObject(depthChoice)
 	for more && err == nil {
 		var key []byte
@@ -132,6 +135,9 @@ func (s *scanner) choice(c *Chunk) error {
 				err = s.skipValue(depthChoice)
 			}
 		} else {
+			if string(key) == "finish_reason" { // the last one counts, as for every member
+				finished = s.peek() == '"' && s.pos+1 < len(s.data) && s.data[s.pos+1] != '"'
+			}
 			err = s.skipValue(depthChoice)
 		}
 		if err != nil {
@@ -139,6 +145,7 @@ func (s *scanner) choice(c *Chunk) error {
 		}
 		more, err = s.next('}')
 	}
+	c.Finished = c.Finished || finished
 	return err
 }
 

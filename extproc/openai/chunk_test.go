@@ -10,10 +10,10 @@ import (
 
 // event is what one recorded SSE event should read as.
 type event struct {
-	done                           bool
-	hasUsage, nullUsage, noChoices bool
-	deltas                         int
-	pieces                         []string
+	done                                     bool
+	hasUsage, nullUsage, noChoices, finished bool
+	deltas                                   int
+	pieces                                   []string
 }
 
 func TestScanChunkStreams(t *testing.T) {
@@ -21,6 +21,7 @@ func TestScanChunkStreams(t *testing.T) {
 		return event{nullUsage: true, deltas: deltas, pieces: pieces}
 	}
 	text := func(deltas int, pieces ...string) event { return event{deltas: deltas, pieces: pieces} }
+	finish := func(e event) event { e.finished = true; return e }
 	usageOnly := event{hasUsage: true, noChoices: true}
 	done := event{done: true}
 	tests := []struct {
@@ -31,7 +32,7 @@ func TestScanChunkStreams(t *testing.T) {
 			null(0), // role chunk: content "" carries no text
 			null(1, "A fotovoltaica"),
 			null(1, " tem retorno em ~5 anos.\n"),
-			null(0), // finish_reason chunk
+			finish(null(0)), // finish_reason chunk
 			usageOnly,
 			done,
 		}},
@@ -40,20 +41,20 @@ func TestScanChunkStreams(t *testing.T) {
 			text(1, `{"ci`),
 			text(1, `ty": "Recife"}`),
 			text(1, "get_time", `{"city": "Recife"}`),
-			text(0),
+			finish(text(0)),
 			done,
 		}},
 		{"openai_refusal.sse", []event{
 			null(0),
 			null(1, "I'm sorry, I can't help with that."),
-			null(0),
+			finish(null(0)),
 			usageOnly,
 			done,
 		}},
 		{"litellm_proxied.sse", []event{
 			text(1, "1. Objeto"),
 			text(1, " do contrato: prestação de serviços"),
-			text(0),
+			finish(text(0)),
 			{hasUsage: true}, // LiteLLM keeps an empty delta beside the usage
 			done,
 		}},
@@ -61,7 +62,7 @@ func TestScanChunkStreams(t *testing.T) {
 			text(1, "Preciso comparar"),
 			text(1, " os dois custos."),
 			text(1, "Fotovoltaica."),
-			text(1, "openrouter style", ""),
+			finish(text(1, "openrouter style", "")),
 			done,
 		}},
 	}
@@ -83,7 +84,7 @@ func TestScanChunkStreams(t *testing.T) {
 				if err != nil {
 					t.Fatalf("event %d: %v", i, err)
 				}
-				wantChunk := Chunk{want.hasUsage, want.nullUsage, want.noChoices, want.deltas, feed(want.pieces)}
+				wantChunk := Chunk{want.hasUsage, want.nullUsage, want.noChoices, want.finished, want.deltas, feed(want.pieces)}
 				if !reflect.DeepEqual(got, wantChunk) {
 					t.Errorf("event %d:\n got %+v\nwant %+v", i, got, wantChunk)
 				}

@@ -265,7 +265,7 @@ func FuzzScanChunk(f *testing.F) {
 
 func checkChunk(t *testing.T, got Chunk, want refChunk) {
 	t.Helper()
-	gotFields := refChunk{got.HasUsage, got.NullUsage, got.NoChoices, got.Deltas, want.Pieces}
+	gotFields := refChunk{got.HasUsage, got.NullUsage, got.NoChoices, got.Finished, got.Deltas, want.Pieces}
 	if !reflect.DeepEqual(gotFields, want) {
 		t.Fatalf("chunk fields:\n got %+v\nwant %+v", gotFields, want)
 	}

@@ -333,9 +333,9 @@ func refFunction(v []byte) ([]string, bool) {
 
 // refChunk is the reference reading of a chunk.
 type refChunk struct {
-	HasUsage, NullUsage, NoChoices bool
-	Deltas                         int
-	Pieces                         []string
+	HasUsage, NullUsage, NoChoices, Finished bool
+	Deltas                                   int
+	Pieces                                   []string
 }
 
 func refScanChunk(data []byte) (refChunk, bool) {
@@ -357,6 +357,10 @@ func refScanChunk(data []byte) (refChunk, bool) {
 	for _, e := range es {
 		if e[0] != '{' {
 			continue
+		}
+		var reason string
+		if f := object(e)["finish_reason"]; f != nil && f[0] == '"' && json.Unmarshal(f, &reason) == nil && reason != "" {
+			r.Finished = true
 		}
 		delta := object(e)["delta"]
 		if delta == nil || delta[0] != '{' {

@@ -7,6 +7,17 @@ package openai
 // whether it did; invalid JSON is appended unchanged. With room in dst it
 // does not allocate.
 func StripNullUsage(dst, data []byte) ([]byte, bool) {
+	return stripUsage(dst, data, true)
+}
+
+// StripUsage is StripNullUsage for any usage value: it removes the top-level
+// usage members of a chunk that carries content as well as the usage a
+// client did not ask for (LiteLLM's last content or finish chunk may).
+func StripUsage(dst, data []byte) ([]byte, bool) {
+	return stripUsage(dst, data, false)
+}
+
+func stripUsage(dst, data []byte, onlyNull bool) ([]byte, bool) {
 	s := scanner{data: data}
 	s.ws()
 	open := s.pos
@@ -54,7 +65,7 @@ func StripNullUsage(dst, data []byte) ([]byte, bool) {
 		prevEnd = s.pos
 		more, err = s.next('}')
 	}
-	if err != nil || s.end() != nil || !null {
+	if err != nil || s.end() != nil || n == 0 || (onlyNull && !null) {
 		return append(dst, data...), false
 	}
 	if n > len(cuts) {
