@@ -119,9 +119,9 @@ func (ex *exchange) readEvents(chunk []byte, last bool) {
 type eventAction int
 
 const (
-	keepEvent eventAction = iota
-	stripUsage            // remove the usage member, keep the rest
-	dropEvent             // remove the whole event
+	keepEvent  eventAction = iota
+	stripUsage             // remove the usage member, keep the rest
+	dropEvent              // remove the whole event
 )
 
 // event accounts for one chat.completion.chunk and says what the client
