@@ -64,13 +64,18 @@ func (s *Server) plan(acct quota.AccountID, chat *openai.Chat, body []byte) admi
 func (s *Server) refine(a admission, chat *openai.Chat, body []byte) admission {
 	a.precise = true
 	framing := quota.Tokens(chat.Images) * s.opts.ImageTokens
-	// An encoding whose vocabulary is still being built (the server warms
-	// them in the background at start) would cost tens of milliseconds inside
-	// Envoy's message timeout: the estimate serves until it is ready.
+	// A vocabulary costs megabytes of memory and milliseconds to build, so
+	// it is built only once some caller comes near its limit, in the
+	// background: building it inside Envoy's message timeout would fail the
+	// request, and the calibrated estimate serves until it is ready.
 	// Bodies past maxExactBody are estimated too: the tokenizer's cost grows
 	// quadratically on some whitespace, and a caller near its limit must not
 	// be able to buy seconds of CPU with a crafted prompt.
-	if enc, ok := tokens.ForModel(chat.Model); ok && enc.Ready() && len(body) <= maxExactBody {
+	enc, ok := tokens.ForModel(chat.Model)
+	if ok && !enc.Ready() {
+		s.warm(enc)
+	}
+	if ok && enc.Ready() && len(body) <= maxExactBody {
 		if msgs, tools, err := openai.ExactMessages(body); err == nil {
 			a.estimate = quota.Tokens(enc.ChatPrompt(msgs, tools)) + framing
 		}

@@ -209,3 +209,22 @@ func TestJSONBodyCutShortIsChargedTheTextSeen(t *testing.T) {
 		t.Fatalf("record %+v, want the completion counted from the bytes seen", r)
 	}
 }
+
+// A caller close to its limit is judged on a precise count, not on the
+// cheap bound (a byte count, about four times the tokens of English): it is
+// admitted while the prompt fits.
+func TestNearLimitCallerIsJudgedOnAPreciseCount(t *testing.T) {
+	const allowance = 150
+	h := newHarness(t, harnessOptions{allowance: allowance})
+	prose := "Please summarise the quarterly report in three short sentences, focusing on revenue, costs and the outlook for next year. "
+	body := `{"model":"gpt-4o-mini","max_tokens":20,"messages":[{"role":"user","content":"` + prose + prose + `"}]}`
+	if len(prose)*2 <= allowance {
+		t.Fatalf("the prompt's byte count %d must exceed the allowance %d for this test to mean anything", len(prose)*2, allowance)
+	}
+	up := newCutUpstream()
+	res, rec := h.serve(t.Context(), chatRequest(ana, body), up)
+	if res.Status != 200 {
+		t.Fatalf("status %d: %s", res.Status, rec.Body())
+	}
+	h.record()
+}

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/iasolaris/tokengate/extproc/tokens"
 	"github.com/iasolaris/tokengate/quota"
 )
 
@@ -108,6 +109,8 @@ type Server struct {
 	// request phase pays for an exact token count only when it could change
 	// the decision. A stale hint costs at most one extra ledger call.
 	hints sync.Map // quota.AccountID → *atomic.Int64
+	// warming records the encodings whose vocabulary build has started.
+	warming sync.Map // encoding name → true
 }
 
 // New returns a Server that admits against ledger and charges whoever
@@ -152,6 +155,14 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 			return fmt.Errorf("extproc: send %s: %w", ex.phase, err)
 		}
 		ex.sent()
+	}
+}
+
+// warm builds enc's vocabulary in the background, once per encoding. The
+// goroutine ends by itself within milliseconds; nothing waits for it.
+func (s *Server) warm(enc *tokens.Encoding) {
+	if _, started := s.warming.LoadOrStore(enc.Name(), true); !started {
+		go tokens.Warm(enc.Name())
 	}
 }
 
