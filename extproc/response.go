@@ -130,13 +130,14 @@ func (ex *exchange) event(data []byte) eventAction {
 	if openai.IsDone(data) {
 		return keepEvent
 	}
-	c, err := openai.ScanChunk(data)
+	// The deltas are fed as one continuing text, as the model generated it:
+	// a word streamed in pieces is one word, not one per piece.
+	c, err := openai.ScanChunkInto(data, &ex.completion)
 	if err != nil {
 		// Not a chunk tokengate understands (an error event, a provider's
 		// extension): the client gets it as sent, and accounting goes on.
 		return keepEvent
 	}
-	ex.completion.Merge(c.Text)
 	ex.deltas += int64(c.Deltas)
 	if c.HasUsage {
 		if u, ok, err := openai.ParseUsage(data); err == nil && ok {

@@ -78,8 +78,7 @@ type chatParser struct {
 // ParseChat validates a chat-completions request body and extracts what
 // admission needs. It accepts exactly what encoding/json accepts, then checks
 // the types of the members it reads; every error is a *RequestError. It
-// allocates the model string, and its scanner for as long as
-// tokens.Text.Add makes what it is given escape (see scanner.piece).
+// allocates the model string and nothing else.
 func ParseChat(body []byte) (Chat, error) {
 	p := chatParser{scanner: scanner{data: body}}
 	p.c.N = 1

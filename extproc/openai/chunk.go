@@ -21,7 +21,8 @@ type Chunk struct {
 	Deltas int
 	// Text is those choices' delta text, for counting completion tokens
 	// when the stream ends without usage: each string a text of its own,
-	// merged choice by choice, in body order within a delta.
+	// merged choice by choice, in body order within a delta. ScanChunkInto
+	// leaves it empty, feeding the text to its caller's Text instead.
 	Text tokens.Text
 }
 
@@ -33,23 +34,49 @@ const (
 )
 
 // ScanChunk reads one SSE event's data, a chat.completion.chunk. It does not
-// allocate, except its scanner while tokens.Text.Add makes what it is given
-// escape (see scanner.piece). Syntax is checked as strictly as encoding/json
-// does; types are not: a response must never be lost to a provider's odd
-// field, so a member of an unexpected type reads as absent.
+// allocate. Syntax is checked as strictly as encoding/json does; types are
+// not: a response must never be lost to a provider's odd field, so a member
+// of an unexpected type reads as absent.
 func ScanChunk(data []byte) (Chunk, error) {
 	var c Chunk
 	s := scanner{data: data}
-	if err := s.chunk(&c); err != nil {
-		if re, ok := err.(*RequestError); ok {
-			return Chunk{}, fmt.Errorf("openai: chunk: %s", re.Msg)
-		}
-		return Chunk{}, err
+	if err := s.chunk(&c, &c.Text); err != nil {
+		return Chunk{}, chunkErr(err)
 	}
 	return c, nil
 }
 
-func (s *scanner) chunk(c *Chunk) error {
+// ScanChunkInto is ScanChunk for a stream whose completion is counted as
+// one text: instead of returning the deltas' text in Chunk.Text, it feeds
+// each of their strings, in body order, to completion, continuing the text
+// completion holds. Fed every chunk of a stream, completion then holds the
+// concatenated deltas, as the model generated them, and a word streamed in
+// pieces counts as one word; merging per-chunk Texts would count one per
+// piece. Choices are fed in body order too, so with n > 1 the choices'
+// interleaved pieces run together; ScanChunk suits that case better. On
+// error completion is left as it was. It does not allocate.
+func ScanChunkInto(data []byte, completion *tokens.Text) (Chunk, error) {
+	var c Chunk
+	s := scanner{data: data, continued: true}
+	before := *completion
+	if err := s.chunk(&c, completion); err != nil {
+		*completion = before
+		return Chunk{}, chunkErr(err)
+	}
+	return c, nil
+}
+
+// chunkErr gives a scanner's syntax error the chunk's wording.
+func chunkErr(err error) error {
+	if re, ok := err.(*RequestError); ok {
+		return fmt.Errorf("openai: chunk: %s", re.Msg)
+	}
+	return err
+}
+
+// chunk reads a chunk into c, its deltas' text into t.
+func (s *scanner) chunk(c *Chunk, t *tokens.Text) error {
+	start := *t // what t held before this chunk, for a repeated "choices"
 	s.ws()
 	if s.peek() != '{' {
 		if err := s.skipValue(0); err != nil {
@@ -72,9 +99,9 @@ func (s *scanner) chunk(c *Chunk) error {
 			c.NullUsage = s.peek() == 'n'
 			err = s.skipValue(1)
 		case "choices":
-			c.Deltas, c.NoChoices, c.Finished, c.Text = 0, false, false, tokens.Text{}
+			c.Deltas, c.NoChoices, c.Finished, *t = 0, false, false, start
 			if s.peek() == '[' {
-				err = s.choices(c)
+				err = s.choices(c, t)
 			} else {
 				err = s.skipValue(1)
 			}
@@ -92,12 +119,12 @@ func (s *scanner) chunk(c *Chunk) error {
 	return s.end()
 }
 
-func (s *scanner) choices(c *Chunk) error {
+func (s *scanner) choices(c *Chunk, t *tokens.Text) error {
 	more, err := s.enterArray(2)
 	c.NoChoices = !more && err == nil
 	for more && err == nil {
 		if s.peek() == '{' {
-			err = s.choice(c)
+			err = s.choice(c, t)
 		} else {
 			err = s.skipValue(2)
 		}
@@ -109,11 +136,11 @@ func (s *scanner) choices(c *Chunk) error {
 	return err
 }
 
-// choice reads one choice. Its delta's text is merged straight into c.Text
-// and taken back if the delta turns out to be empty or is overridden by a
-// later "delta" member.
-func (s *scanner) choice(c *Chunk) error {
-	before, counted, finished := c.Text, false, false
+// choice reads one choice. Its delta's text goes straight into t and is
+// taken back if the delta turns out to be empty or is overridden by a later
+// "delta" member.
+func (s *scanner) choice(c *Chunk, t *tokens.Text) error {
+	before, counted, finished := *t, false, false
 	more, err := s.enterObject(depthChoice)
 	for more && err == nil {
 		var key []byte
@@ -122,14 +149,14 @@ func (s *scanner) choice(c *Chunk) error {
 		}
 		if string(key) == "delta" {
 			if counted {
-				c.Text, c.Deltas, counted = before, c.Deltas-1, false
+				*t, c.Deltas, counted = before, c.Deltas-1, false
 			}
 			if s.peek() == '{' {
 				var size int
-				if size, err = s.delta(&c.Text); size > 0 {
+				if size, err = s.delta(t); size > 0 {
 					c.Deltas, counted = c.Deltas+1, true
 				} else {
-					c.Text = before
+					*t = before
 				}
 			} else {
 				err = s.skipValue(depthChoice)
@@ -161,8 +188,9 @@ const (
 )
 
 // delta reads a delta as a request message is read: each string merged into
-// t as a text of its own, in body order, in one pass unless a member is
-// duplicated. size is the strings' total raw length.
+// t as a text of its own (fed to t, continuing its text, for ScanChunkInto),
+// in body order, in one pass unless a member is duplicated. size is the
+// strings' total raw length.
 func (s *scanner) delta(t *tokens.Text) (size int, err error) {
 	start, before := s.pos, *t
 	var seen [deltaKeys]bool
@@ -231,6 +259,9 @@ func (s *scanner) deltaTwice(t *tokens.Text) (size int, err error) {
 func (s *scanner) deltaMember(t *tokens.Text, k int) (size int, err error) {
 	switch c := s.peek(); {
 	case k < deltaToolCalls && c == '"':
+		if s.continued {
+			return s.feedStringTo(t)
+		}
 		size, err = s.feedString()
 		t.Merge(s.piece)
 		return size, err
@@ -238,8 +269,10 @@ func (s *scanner) deltaMember(t *tokens.Text, k int) (size int, err error) {
 		return s.callDeltas(t)
 	case k == deltaFunctionCall && c == '{':
 		fn, err := s.functionDelta(depthDelta + 1)
-		fn.mergeInto(t)
-		return fn.size, err
+		if err != nil {
+			return 0, err
+		}
+		return fn.size, s.addFunction(&fn, t)
 	}
 	return 0, s.skipValue(depthDelta)
 }
@@ -298,7 +331,9 @@ func (s *scanner) callDeltas(t *tokens.Text) (size int, err error) {
 		if err != nil {
 			return 0, err
 		}
-		fn.mergeInto(t)
+		if err = s.addFunction(&fn, t); err != nil {
+			return 0, err
+		}
 		size += fn.size
 		more, err = s.next(']')
 	}

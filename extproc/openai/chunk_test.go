@@ -72,6 +72,13 @@ func TestScanChunkStreams(t *testing.T) {
 			if len(datas) != len(tt.events) {
 				t.Fatalf("%d events, want %d", len(datas), len(tt.events))
 			}
+			// ScanChunkInto feeds the whole stream's pieces to one Text.
+			var completion, wantCompletion tokens.Text
+			defer func() {
+				if completion != wantCompletion {
+					t.Errorf("ScanChunkInto over the stream: %+v, want %+v", completion, wantCompletion)
+				}
+			}()
 			for i, d := range datas {
 				want := tt.events[i]
 				if IsDone(d) != want.done {
@@ -91,6 +98,14 @@ func TestScanChunkStreams(t *testing.T) {
 				if ref, _ := refScanChunk(d); !reflect.DeepEqual(ref.Pieces, want.pieces) {
 					t.Errorf("event %d: reference pieces %q, want %q", i, ref.Pieces, want.pieces)
 				}
+				into, err := ScanChunkInto(d, &completion)
+				wantChunk.Text = tokens.Text{}
+				if err != nil || !reflect.DeepEqual(into, wantChunk) {
+					t.Errorf("event %d: ScanChunkInto = %+v, %v; want %+v", i, into, err, wantChunk)
+				}
+				for _, p := range want.pieces {
+					wantCompletion.AddString(p)
+				}
 			}
 		})
 	}
@@ -109,6 +124,35 @@ func TestScanChunkMultipleChoices(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ScanChunk:\n got %+v\nwant %+v", got, want)
 	}
+	completion := feed([]string{"earlier "})
+	into, err := ScanChunkInto(data, &completion)
+	want.Text = tokens.Text{}
+	var wantCompletion tokens.Text
+	wantCompletion.AddString("earlier abc")
+	if err != nil || !reflect.DeepEqual(into, want) || completion != wantCompletion {
+		t.Errorf("ScanChunkInto = %+v, %v with %+v;\nwant %+v with %+v", into, err, completion, want, wantCompletion)
+	}
+}
+
+// TestScanChunkIntoOrder pins the order ScanChunkInto feeds a function's
+// strings in: body order, the last of a duplicated member counting.
+func TestScanChunkIntoOrder(t *testing.T) {
+	tests := []struct{ data, want string }{
+		{`{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"{\"n\": 12","name":"f"}}]}}]}`, `{"n": 12f`},
+		{`{"choices":[{"delta":{"tool_calls":[{"function":{"name":"f","arguments":"{\"n\": 12"}}]}}]}`, `f{"n": 12`},
+		{`{"choices":[{"delta":{"function_call":{"name":"g","arguments":"1","name":"f"}}}]}`, `1f`},
+		{`{"choices":[{"delta":{"content":"a ","tool_calls":[{"function":{"arguments":"2"}},{"function":{"name":"h"}}]}}]}`, `a 2h`},
+	}
+	for _, tt := range tests {
+		var got, want tokens.Text
+		if _, err := ScanChunkInto([]byte(tt.data), &got); err != nil {
+			t.Fatalf("ScanChunkInto(%s): %v", tt.data, err)
+		}
+		want.AddString(tt.want)
+		if got != want {
+			t.Errorf("ScanChunkInto(%s) fed %+v, want the Text of %q, %+v", tt.data, got, tt.want, want)
+		}
+	}
 }
 
 func TestScanChunkErrors(t *testing.T) {
@@ -119,29 +163,27 @@ func TestScanChunkErrors(t *testing.T) {
 		`{"choices":[]}{}`,
 		`["not","an","object"]`,
 		"{\"choices\":[{\"delta\":{\"content\":\"a\nb\"}}]}",
+		`{"choices":[{"delta":{"content":"cut off after the text"}}],"usage":`,
 	} {
 		if _, err := ScanChunk([]byte(data)); err == nil {
 			t.Errorf("ScanChunk(%q) accepted it", data)
+		}
+		completion := feed([]string{"so far"})
+		if _, err := ScanChunkInto([]byte(data), &completion); err == nil || completion != feed([]string{"so far"}) {
+			t.Errorf("ScanChunkInto(%q) = %v, feeding %+v", data, err, completion)
 		}
 	}
 }
 
 func TestScanChunkAllocs(t *testing.T) {
-	var probe tokens.Text
-	if testing.AllocsPerRun(10, func() { probe = tokens.Text{}; feedOne(&probe) }) > 0 {
-		t.Skip("tokens.Text.Add makes the Text it feeds escape; ScanChunk then allocates its scanner")
-	}
 	data := []byte(chunk150)
 	if n := testing.AllocsPerRun(100, func() { _, _ = ScanChunk(data) }); n != 0 {
 		t.Errorf("ScanChunk allocates %v times, want 0", n)
 	}
-}
-
-// feedOne feeds a Text through a pointer, as the scanner does.
-func feedOne(t *tokens.Text) {
-	s := scanner{data: []byte(`"x"`)}
-	_, _ = s.feedString()
-	t.Merge(s.piece)
+	var completion tokens.Text
+	if n := testing.AllocsPerRun(100, func() { _, _ = ScanChunkInto(data, &completion) }); n != 0 {
+		t.Errorf("ScanChunkInto allocates %v times, want 0", n)
+	}
 }
 
 func TestStripNullUsage(t *testing.T) {

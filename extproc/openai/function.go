@@ -9,6 +9,7 @@ type function struct {
 	hasName, hasArgs bool // present as strings
 	argsFirst        bool // the arguments that count came before the name that counts
 	size             int  // raw bytes of both: zero iff both are empty
+	nameAt, argsAt   int  // where the strings that count start: a continued scanner feeds them once the object is read
 }
 
 func (f *function) mergeInto(t *tokens.Text) {
@@ -57,8 +58,41 @@ func (s *scanner) function(depth int, l loc) (function, error) {
 	return f, firstHeld(held[:])
 }
 
+// addFunction adds f's name and arguments to t in body order: merged as
+// texts of their own, or fed to t for a continued scanner.
+func (s *scanner) addFunction(f *function, t *tokens.Text) error {
+	if !s.continued {
+		f.mergeInto(t)
+		return nil
+	}
+	at := [2]int{-1, -1} // where the strings start, in body order
+	if f.hasName {
+		at[0] = f.nameAt
+	}
+	if f.hasArgs {
+		if f.argsFirst {
+			at[0], at[1] = f.argsAt, at[0]
+		} else {
+			at[1] = f.argsAt
+		}
+	}
+	end := s.pos
+	defer func() { s.pos = end }()
+	for _, pos := range at {
+		if pos < 0 {
+			continue
+		}
+		s.pos = pos
+		if _, err := s.feedStringTo(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // functionDelta reads a {name, arguments} object at depth; members that are
-// not strings read as absent.
+// not strings read as absent. A continued scanner only validates the
+// strings, recording where they are for addFunction.
 func (s *scanner) functionDelta(depth int) (function, error) {
 	var f function
 	var nameSize, argsSize int
@@ -73,14 +107,14 @@ func (s *scanner) functionDelta(depth int) (function, error) {
 		case "name":
 			f.name, f.hasName, nameSize, f.argsFirst = tokens.Text{}, str, 0, true
 			if str {
-				nameSize, err = s.feedString()
-				f.name = s.piece
+				f.nameAt = s.pos
+				nameSize, err = s.deltaString(&f.name)
 			}
 		case "arguments":
 			f.args, f.hasArgs, argsSize, f.argsFirst = tokens.Text{}, str, 0, false
 			if str {
-				argsSize, err = s.feedString()
-				f.args = s.piece
+				f.argsAt = s.pos
+				argsSize, err = s.deltaString(&f.args)
 			}
 		default:
 			str = false
@@ -95,4 +129,17 @@ func (s *scanner) functionDelta(depth int) (function, error) {
 	}
 	f.size = nameSize + argsSize
 	return f, err
+}
+
+// deltaString reads the string at s.pos into t as a text of its own, or,
+// for a continued scanner, only validates it. It returns the raw length.
+func (s *scanner) deltaString(t *tokens.Text) (int, error) {
+	if s.continued {
+		start := s.pos
+		err := s.skipString()
+		return s.pos - start - 2, err
+	}
+	size, err := s.feedString()
+	*t = s.piece
+	return size, err
 }

@@ -231,6 +231,7 @@ func FuzzScanChunk(f *testing.F) {
 		if ok {
 			checkChunk(t, got, want)
 		}
+		checkChunkInto(t, data, got, want.Pieces, err)
 		prefix := []byte("data: ")
 		out, stripped := StripNullUsage(prefix, data)
 		if !bytes.HasPrefix(out, prefix) {
@@ -271,6 +272,32 @@ func checkChunk(t *testing.T, got Chunk, want refChunk) {
 	}
 	if wantText := feed(want.Pieces); !reflect.DeepEqual(got.Text, wantText) {
 		t.Fatalf("Text = %+v, want %+v from %q", got.Text, wantText, want.Pieces)
+	}
+}
+
+// checkChunkInto asserts ScanChunkInto reads data as ScanChunk did (chunk,
+// err) but feeds the pieces to the Text it is given, continuing its text,
+// and leaves that Text alone on error.
+func checkChunkInto(t *testing.T, data []byte, chunk Chunk, pieces []string, err error) {
+	t.Helper()
+	const earlier = "streamed so far 12"
+	completion := feed([]string{earlier})
+	got, gotErr := ScanChunkInto(data, &completion)
+	if (gotErr == nil) != (err == nil) {
+		t.Fatalf("ScanChunkInto error = %v, ScanChunk error = %v", gotErr, err)
+	}
+	want := feed([]string{earlier})
+	if err == nil {
+		chunk.Text = tokens.Text{}
+		if !reflect.DeepEqual(got, chunk) {
+			t.Fatalf("ScanChunkInto chunk = %+v, want %+v", got, chunk)
+		}
+		for _, p := range pieces {
+			want.AddString(p)
+		}
+	}
+	if completion != want {
+		t.Fatalf("ScanChunkInto fed %+v, want %+v from %q", completion, want, pieces)
 	}
 }
 

@@ -40,13 +40,14 @@ type scanner struct {
 	pos    int
 	keyBuf [32]byte // decoded form of an escaped key, for matching only
 
-	// piece receives each decoded string. tokens.Text.Add is an inlinable
-	// wrapper around a generic function, and inlined into another package
-	// the compiler loses track of its arguments: any Text (or buffer) it is
-	// given escapes. Feeding one Text that lives here, then copying it out,
-	// keeps that to the scanner itself rather than one allocation a string.
+	// piece receives each decoded string as a text of its own, for the
+	// caller to merge where it belongs.
 	piece   tokens.Text
 	runeBuf [utf8.UTFMax]byte
+
+	// continued: a chunk's delta strings are fed to one Text, continuing
+	// its text, rather than merged as texts of their own (ScanChunkInto).
+	continued bool
 }
 
 // syntaxErr describes the byte at s.pos as unexpected.
@@ -158,8 +159,12 @@ func (s *scanner) skipString() error {
 // lone surrogates become U+FFFD). It returns the raw length, which is zero
 // iff the decoded text is empty.
 func (s *scanner) feedString() (int, error) {
-	t := &s.piece
-	*t = tokens.Text{}
+	s.piece = tokens.Text{}
+	return s.feedStringTo(&s.piece)
+}
+
+// feedStringTo is feedString feeding t, continuing t's text.
+func (s *scanner) feedStringTo(t *tokens.Text) (int, error) {
 	s.pos++
 	start := s.pos
 	for {

@@ -5,8 +5,10 @@ import (
 	"unicode/utf8"
 )
 
-// FuzzBound checks Bound against both real encodings and that a cut anywhere
-// changes nothing. Exact counting is slow, so inputs are capped at 2 KB.
+// FuzzBound checks Bound against both real encodings, that a cut anywhere
+// changes nothing, that feed agrees with the reference machine, and that
+// merging is associative. Exact counting is slow, so inputs are capped at
+// 2 KB.
 func FuzzBound(f *testing.F) {
 	for _, s := range samples {
 		raw := readSample(f, s.file)
@@ -27,10 +29,26 @@ func FuzzBound(f *testing.F) {
 		if got := textOf([]byte(s[:c]), []byte(s[c:])); got != tx {
 			t.Fatalf("cut at %d changed the Text: %+v, whole %+v", c, got, tx)
 		}
+		if ref := refTextOf([]byte(s[:c]), []byte(s[c:])); ref != tx {
+			t.Fatalf("cut at %d: the reference machine gives %+v, feed %+v", c, ref, tx)
+		}
 		a, b := textOf([]byte(s[:c])), textOf([]byte(s[c:]))
 		a.Merge(b)
 		if a.Bound() < tx.Bound() {
 			t.Fatalf("merged at %d: Bound %d below the whole text's %d", c, a.Bound(), tx.Bound())
+		}
+		// Three texts, the second cut from the first's tail at c/2.
+		d := c / 2
+		x, y, z := textOf([]byte(s[:d])), textOf([]byte(s[d:c])), textOf([]byte(s[c:]))
+		left := x
+		left.Merge(y)
+		left.Merge(z)
+		yz := y
+		yz.Merge(z)
+		right := x
+		right.Merge(yz)
+		if left != right {
+			t.Fatalf("cuts at %d and %d: merging is not associative: %+v, %+v", d, c, left, right)
 		}
 		if tx.Estimate() > tx.Bound() {
 			t.Fatalf("Estimate %d above Bound %d", tx.Estimate(), tx.Bound())

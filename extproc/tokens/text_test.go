@@ -131,6 +131,45 @@ func TestMerge(t *testing.T) {
 			t.Fatalf("got %+v, want %+v", a, b)
 		}
 	})
+	t.Run("Identity", func(t *testing.T) {
+		// Each text ends in an open digit or whitespace run, an unfinished
+		// UTF-8 sequence, or nothing: what Merge carries forward.
+		for _, s := range []string{"", "ab12", "x:\n\n  ", "12", "  ", "caf\xc3", "mid-number 1", "word"} {
+			x := textOf([]byte(s))
+			var left Text
+			left.Merge(x)
+			if left != x {
+				t.Errorf("Text{}.Merge(%q) = %+v, want %+v", s, left, x)
+			}
+			right := x
+			right.Merge(Text{})
+			if right.Bound() != x.Bound() || right.Estimate() != x.Estimate() {
+				t.Errorf("%q.Merge(Text{}): Bound %d Estimate %d, want %d and %d", s, right.Bound(), right.Estimate(), x.Bound(), x.Estimate())
+			}
+		}
+	})
+	t.Run("Associative", func(t *testing.T) {
+		// Streamed deltas, chat messages and tool arguments, cut where
+		// runs and sequences are open.
+		parts := []string{"", "ab12", "34 cd", "  ", "\n\n", "x", "\xe4\xb8", "\xad and 5", "{\"a\": 1", "}"}
+		for _, a := range parts {
+			for _, b := range parts {
+				for _, c := range parts {
+					x, y, z := textOf([]byte(a)), textOf([]byte(b)), textOf([]byte(c))
+					left := x
+					left.Merge(y)
+					left.Merge(z)
+					yz := y
+					yz.Merge(z)
+					right := x
+					right.Merge(yz)
+					if left != right {
+						t.Fatalf("(%q+%q)+%q = %+v, %q+(%q+%q) = %+v", a, b, c, left, a, b, c, right)
+					}
+				}
+			}
+		}
+	})
 	for _, s := range samples {
 		t.Run(s.file, func(t *testing.T) {
 			raw := readSample(t, s.file)
