@@ -2,6 +2,7 @@ package extproc
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -41,8 +42,10 @@ func (p phase) String() string { return phaseNames[p] }
 type metrics struct {
 	decisions map[string]prometheus.Counter
 	phase     [phaseCount]prometheus.Observer // indexed, not looked up: it runs per streamed chunk
-	tokens    map[string]prometheus.Counter   // prompt, completion
-	estimated prometheus.Counter              // settlements without reported usage
+	// tokens is indexed by model label; each holds the prompt and
+	// completion counters.
+	tokens    map[string]*[2]prometheus.Counter
+	estimated prometheus.Counter // settlements without reported usage
 	estError  prometheus.Observer
 	settleErr prometheus.Counter
 }
@@ -51,7 +54,7 @@ type metrics struct {
 // embedders that do not export metrics). Every series is created up front at
 // zero so dashboards and alerts see it before the first event, and the hot
 // path looks children up in a map instead of formatting label values.
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, models []string) (*metrics, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
@@ -66,8 +69,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}, []string{"phase"})
 	tokens := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tokengate_tokens_total",
-		Help: "Tokens settled, by kind (prompt or completion).",
-	}, []string{"kind"})
+		Help: "Tokens settled, by model (the configured models, else \"other\") and kind (prompt or completion).",
+	}, []string{"model", "kind"})
 	estimated := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "tokengate_settlements_estimated_total",
 		Help: "Requests settled from tokengate's own count because the response carried no usage.",
@@ -90,7 +93,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m := &metrics{
 		decisions: map[string]prometheus.Counter{},
-		tokens:    map[string]prometheus.Counter{},
+		tokens:    map[string]*[2]prometheus.Counter{},
 		estimated: estimated, estError: estError, settleErr: settleErr,
 	}
 	for _, o := range []string{outcomeAdmitted, outcomeQuota, outcomeRate, outcomeBadRequest, outcomeNoIdentity,
@@ -100,8 +103,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for p := phaseStart; p < phaseCount; p++ {
 		m.phase[p] = phaseHist.WithLabelValues(p.String())
 	}
-	for _, k := range []string{"prompt", "completion"} {
-		m.tokens[k] = tokens.WithLabelValues(k)
+	for _, model := range append([]string{otherModel}, models...) {
+		m.tokens[model] = &[2]prometheus.Counter{tokens.WithLabelValues(model, "prompt"), tokens.WithLabelValues(model, "completion")}
 	}
 	return m, nil
+}
+
+// otherModel labels every model not configured: clients choose the model
+// string, so it may not become a label value unchecked.
+const otherModel = "other"
+
+// modelTokens returns the token counters for model, folded to a configured
+// model name (matched without LiteLLM's provider prefix) or otherModel.
+func (m *metrics) modelTokens(model string) *[2]prometheus.Counter {
+	if c, ok := m.tokens[model[strings.LastIndexByte(model, '/')+1:]]; ok {
+		return c
+	}
+	return m.tokens[otherModel]
 }

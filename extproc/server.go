@@ -61,6 +61,9 @@ type Options struct {
 	// ImageTokens is what one image part is assumed to cost in the prompt
 	// hold. Zero → 1105 (a high-detail 1024×1024 image on gpt-4o-class models).
 	ImageTokens quota.Tokens
+	// Models are the model names tokengate_tokens_total reports by name;
+	// every other model is counted as "other".
+	Models []string
 	// Records, if set, receives every finished metered request. It is called
 	// on the request's goroutine after settlement and must not block.
 	Records    func(Record)
@@ -120,7 +123,7 @@ func New(ledger quota.Ledger, identity Identity, opts Options) (*Server, error) 
 		return nil, errors.New("extproc: a ledger and an identity are required")
 	}
 	opts.setDefaults()
-	m, err := newMetrics(opts.Registerer)
+	m, err := newMetrics(opts.Registerer, opts.Models)
 	if err != nil {
 		return nil, fmt.Errorf("extproc: metrics: %w", err)
 	}

@@ -56,8 +56,9 @@ func (ex *exchange) finish() {
 	}
 	rec.Settlement = st
 	ex.s.remember(ex.acct.ID, st.Balance.Remaining)
-	ex.s.metrics.tokens["prompt"].Add(float64(u.Prompt))
-	ex.s.metrics.tokens["completion"].Add(float64(u.Completion))
+	counters := ex.s.metrics.modelTokens(ex.model)
+	counters[0].Add(float64(u.Prompt))
+	counters[1].Add(float64(u.Completion))
 	if ex.haveUsage && ex.usage.Prompt > 0 {
 		ex.s.metrics.estError.Observe(float64(ex.promptEstimate) / float64(ex.usage.Prompt))
 	}

@@ -99,6 +99,7 @@ func newApp(cfg *Config, log *slog.Logger) (a *app, err error) {
 		PhaseTimeout:          cfg.Quota.PhaseTimeout,
 		FailClosed:            cfg.Quota.FailMode == "closed",
 		UpstreamAuthorization: cfg.Upstream.Authorization,
+		Models:                cfg.Metrics.Models,
 		Records:               settledLog(log),
 		Logger:                log,
 		Registerer:            a.registry,

@@ -47,6 +47,9 @@ type Config struct {
 	Upstream struct {
 		Authorization string `mapstructure:"authorization"`
 	} `mapstructure:"upstream"`
+	Metrics struct {
+		Models []string `mapstructure:"models"`
+	} `mapstructure:"metrics"`
 	Log struct {
 		Level  string `mapstructure:"level"`
 		Format string `mapstructure:"format"`
@@ -78,6 +81,7 @@ var defaults = map[string]any{
 	"identity.user_header":         "x-user-email",
 	"ratelimit.rpm":                60,
 	"upstream.authorization":       "",
+	"metrics.models":               []string{},
 	"log.level":                    "info",
 	"log.format":                   "json",
 	"dev.listen":                   ":10000",
@@ -170,6 +174,11 @@ func (c *Config) validate() error {
 	}
 	if c.RateLimit.RPM < 0 {
 		bad("ratelimit.rpm", "must not be negative (0 turns it off), got %d", c.RateLimit.RPM)
+	}
+	for i, m := range c.Metrics.Models {
+		if m == "" || m == "other" || strings.ContainsAny(m, "/ \t") {
+			bad(fmt.Sprintf("metrics.models[%d]", i), "want a model name without provider prefix, got %q", m)
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

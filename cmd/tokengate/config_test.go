@@ -34,6 +34,17 @@ func TestLoadConfigFileAndEnv(t *testing.T) {
 	}
 }
 
+func TestMetricsModelsFromTheEnvironment(t *testing.T) {
+	t.Setenv("TOKENGATE_METRICS_MODELS", "gpt-4o,gpt-4o-mini")
+	c, err := loadConfig("", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Metrics.Models) != 2 || c.Metrics.Models[0] != "gpt-4o" || c.Metrics.Models[1] != "gpt-4o-mini" {
+		t.Fatalf("metrics.models = %q", c.Metrics.Models)
+	}
+}
+
 func TestLoadConfigFlagsBeatEverything(t *testing.T) {
 	t.Setenv("TOKENGATE_DEV_UPSTREAM", "http://from-env")
 	c, err := loadConfig("", map[string]any{"log.format": "text"}, map[string]any{"dev.upstream": "http://from-flag"})
@@ -64,6 +75,7 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		{name: "env header case", env: map[string]string{"TOKENGATE_IDENTITY_USER_HEADER": "X-User-Email"}, wantKey: "identity.user_header"},
 		{name: "env negative rpm", env: map[string]string{"TOKENGATE_RATELIMIT_RPM": "-1"}, wantKey: "ratelimit.rpm"},
 		{name: "env hold ttl", env: map[string]string{"TOKENGATE_QUOTA_HOLD_TTL": "0s"}, wantKey: "quota.hold_ttl"},
+		{name: "env metrics model with prefix", env: map[string]string{"TOKENGATE_METRICS_MODELS": "openai/gpt-4o"}, wantKey: "metrics.models[0]"},
 		{name: "env log level", env: map[string]string{"TOKENGATE_LOG_LEVEL": "loud"}, wantKey: "log.level"},
 	}
 	for _, tt := range tests {
