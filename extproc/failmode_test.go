@@ -53,18 +53,3 @@ func TestLedgerDownFailClosedAnswers503(t *testing.T) {
 		t.Fatalf("code %v", e.Error.Code)
 	}
 }
-
-// The upstream must answer uncompressed, or its usage cannot be read.
-func TestAcceptEncodingIsRemovedFromMeteredRequests(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
-	up := newCutUpstream()
-	req := chatRequest(ana, jsonBody)
-	req.Header.Set("accept-encoding", "gzip, br")
-	if res, _ := h.serve(t.Context(), req, up); res.Status != 200 {
-		t.Fatalf("status %d", res.Status)
-	}
-	h.record()
-	if got := up.request().Header.Get("accept-encoding"); got != "" {
-		t.Fatalf("upstream saw accept-encoding %q", got)
-	}
-}

@@ -176,16 +176,29 @@ func TestHardEnforcementClampsTheCompletionCap(t *testing.T) {
 	}
 }
 
-func TestUpstreamAuthorizationReplacesTheCallersKey(t *testing.T) {
-	h := newHarness(t, harnessOptions{extproc: extproc.Options{UpstreamAuthorization: "Bearer sk-litellm"}})
-	up := newCutUpstream()
-	req := chatRequest(ana, jsonBody)
-	req.Header.Set("authorization", "Bearer sk-caller")
-	if res, _ := h.serve(t.Context(), req, up); res.Status != 200 {
-		t.Fatalf("status %d", res.Status)
+// Admitted requests reach the upstream with the caller's key replaced by the
+// upstream's, and without accept-encoding: the usage in the response body
+// can only be read uncompressed.
+func TestAdmittedRequestHeaderEdits(t *testing.T) {
+	tests := []struct {
+		name, header, sent, want string
+	}{
+		{"authorization replaced", "authorization", "Bearer sk-caller", "Bearer sk-litellm"},
+		{"accept-encoding removed", "accept-encoding", "gzip, br", ""},
 	}
-	h.record()
-	if got := up.request().Header.Get("authorization"); got != "Bearer sk-litellm" {
-		t.Fatalf("upstream saw authorization %q", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, harnessOptions{extproc: extproc.Options{UpstreamAuthorization: "Bearer sk-litellm"}})
+			up := newCutUpstream()
+			req := chatRequest(ana, jsonBody)
+			req.Header.Set(tt.header, tt.sent)
+			if res, _ := h.serve(t.Context(), req, up); res.Status != 200 {
+				t.Fatalf("status %d", res.Status)
+			}
+			h.record()
+			if got := up.request().Header.Get(tt.header); got != tt.want {
+				t.Fatalf("upstream saw %s %q, want %q", tt.header, got, tt.want)
+			}
+		})
 	}
 }

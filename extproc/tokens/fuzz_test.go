@@ -39,14 +39,7 @@ func FuzzBound(f *testing.F) {
 		}
 		// Three texts, the second cut from the first's tail at c/2.
 		d := c / 2
-		x, y, z := textOf([]byte(s[:d])), textOf([]byte(s[d:c])), textOf([]byte(s[c:]))
-		left := x
-		left.Merge(y)
-		left.Merge(z)
-		yz := y
-		yz.Merge(z)
-		right := x
-		right.Merge(yz)
+		left, right := mergeBothWays(textOf([]byte(s[:d])), textOf([]byte(s[d:c])), textOf([]byte(s[c:])))
 		if left != right {
 			t.Fatalf("cuts at %d and %d: merging is not associative: %+v, %+v", d, c, left, right)
 		}

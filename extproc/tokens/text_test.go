@@ -155,14 +155,7 @@ func TestMerge(t *testing.T) {
 		for _, a := range parts {
 			for _, b := range parts {
 				for _, c := range parts {
-					x, y, z := textOf([]byte(a)), textOf([]byte(b)), textOf([]byte(c))
-					left := x
-					left.Merge(y)
-					left.Merge(z)
-					yz := y
-					yz.Merge(z)
-					right := x
-					right.Merge(yz)
+					left, right := mergeBothWays(textOf([]byte(a)), textOf([]byte(b)), textOf([]byte(c)))
 					if left != right {
 						t.Fatalf("(%q+%q)+%q = %+v, %q+(%q+%q) = %+v", a, b, c, left, a, b, c, right)
 					}
@@ -187,4 +180,17 @@ func TestMerge(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mergeBothWays merges three texts as (x+y)+z and as x+(y+z); Merge is
+// associative when the two are equal.
+func mergeBothWays(x, y, z Text) (left, right Text) {
+	left = x
+	left.Merge(y)
+	left.Merge(z)
+	yz := y
+	yz.Merge(z)
+	right = x
+	right.Merge(yz)
+	return left, right
 }
