@@ -20,6 +20,9 @@ type admission struct {
 	choices quota.Tokens
 	// requestedCap is the client's own per-choice completion cap, 0 if none.
 	requestedCap quota.Tokens
+	// heldCap is the per-choice cap hard enforcement holds and writes: the
+	// client's cap or the configured default, within the model's ceiling.
+	heldCap quota.Tokens
 }
 
 // maxExactBody is the largest request body whose prompt is counted exactly.
@@ -45,6 +48,9 @@ func (s *Server) plan(acct quota.AccountID, chat *openai.Chat, body []byte) admi
 		choices:      quota.Tokens(max(1, chat.N)),
 		requestedCap: requestedCap(chat),
 		estimate:     quota.Tokens(chat.Prompt.Estimate()) + framing,
+	}
+	if s.opts.Enforcement == Hard {
+		a.heldCap = s.heldCap(chat.Model, a.requestedCap)
 	}
 	a.hold = quota.Hold{
 		Prompt:            quota.Tokens(chat.Prompt.Bound()) + framing,
@@ -86,19 +92,29 @@ func (s *Server) refine(a admission, chat *openai.Chat, body []byte) admission {
 
 // completionHold is what is held for the completion beyond the prompt. Soft
 // enforcement holds a small allowance (the request may run past it; the
-// overspend is measured at settlement); hard enforcement holds the whole cap,
-// which the ledger may lower to what is left.
+// overspend is measured at settlement); hard enforcement holds the whole
+// per-choice cap (the request's own, or the configured default when it sets
+// none, but never more than the model can write) for every choice, which the
+// ledger may lower to what is left.
 func (s *Server) completionHold(a admission) quota.Tokens {
 	if s.opts.Enforcement == Hard {
-		c := a.requestedCap
-		if c == 0 {
-			c = s.opts.DefaultCompletionCap
-		}
-		return c * a.choices
+		return a.heldCap * a.choices
 	}
 	c := s.opts.CompletionAllowance
 	if a.requestedCap > 0 {
 		c = min(c, a.requestedCap*a.choices)
+	}
+	return c
+}
+
+// heldCap is the per-choice completion cap hard enforcement holds for.
+func (s *Server) heldCap(model string, requested quota.Tokens) quota.Tokens {
+	c := requested
+	if c == 0 {
+		c = s.opts.DefaultCompletionCap
+	}
+	if ceil, ok := s.opts.Ceilings.Lookup(model); ok {
+		c = min(c, quota.Tokens(ceil))
 	}
 	return c
 }

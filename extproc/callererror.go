@@ -1,7 +1,9 @@
 package extproc
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"strconv"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -87,6 +89,37 @@ func unavailable() callerError {
 		status: 503, message: "The quota service is unavailable; please retry shortly.",
 		typ: "server_error", code: "quota_unavailable", details: "tokengate_ledger_unavailable",
 		headers: []*corev3.HeaderValueOption{setHeader("retry-after", "1")},
+	}
+}
+
+// endpointNotAllowed refuses a route tokengate neither meters nor was told
+// to pass. The path is named as the client sent it, without its query
+// (which may carry a key), and cut short.
+func endpointNotAllowed(method, rawPath []byte) callerError {
+	if i := bytes.IndexAny(rawPath, "?#"); i >= 0 {
+		rawPath = rawPath[:i]
+	}
+	const maxShown = 200
+	if len(rawPath) > maxShown {
+		rawPath = append(rawPath[:maxShown:maxShown], "..."...)
+	}
+	return callerError{
+		status:  403,
+		message: fmt.Sprintf("%s %s is not an endpoint this gateway allows.", method, rawPath),
+		typ:     "invalid_request_error",
+		code:    "endpoint_not_allowed",
+		details: "tokengate_endpoint_not_allowed",
+	}
+}
+
+// tooLarge refuses a request body over the configured limit.
+func tooLarge(size, limit int64) callerError {
+	return callerError{
+		status:  413,
+		message: fmt.Sprintf("The request body is %d bytes; this gateway accepts at most %d.", size, limit),
+		typ:     "invalid_request_error",
+		code:    "request_too_large",
+		details: "tokengate_request_too_large",
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/iasolaris/tokengate/envoy/envoysim"
+	"github.com/iasolaris/tokengate/extproc"
 	"github.com/iasolaris/tokengate/quota"
 )
 
@@ -39,8 +40,8 @@ func decodeError(t *testing.T, body []byte) openAIError {
 	return e
 }
 
-func TestUnmeteredPathPassesWithoutAccounting(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
+func TestPassthroughRouteGoesUpstreamWithoutAccounting(t *testing.T) {
+	h := newHarness(t, harnessOptions{extproc: extproc.Options{Passthrough: []extproc.Route{{Method: "GET", Prefix: "/"}}}})
 	up := &envoysim.ScriptedUpstream{Header: http.Header{"Content-Type": {"application/json"}}, Chunks: [][]byte{[]byte(`{"data":[]}`)}}
 	req := &envoysim.Request{Method: "GET", Path: "/v1/models", Authority: "llm", Header: http.Header{"X-User-Email": {ana}}}
 	res, rec := h.serve(t.Context(), req, up)

@@ -3,6 +3,7 @@ package extproc_test
 import (
 	"net"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -26,7 +27,8 @@ func unreachableLedger(t *testing.T) *redisledger.Ledger {
 }
 
 func TestLedgerDownFailOpenAdmitsAndTriesToSettle(t *testing.T) {
-	h := newHarness(t, harnessOptions{ledger: unreachableLedger(t)})
+	// Settlement retries until its deadline; a short one keeps the test short.
+	h := newHarness(t, harnessOptions{ledger: unreachableLedger(t), extproc: extproc.Options{SettleTimeout: 100 * time.Millisecond}})
 	up := newCutUpstream()
 	req := chatRequest(ana, jsonBody)
 	res, rec := h.serve(t.Context(), req, up)

@@ -9,16 +9,18 @@ import (
 
 // Decision outcomes, a closed set so the label's cardinality never follows traffic.
 const (
-	outcomeAdmitted    = "admitted"
-	outcomeQuota       = "refused_quota"
-	outcomeRate        = "refused_rate"
-	outcomeBadRequest  = "bad_request"
-	outcomeNoIdentity  = "unauthenticated"
-	outcomeInactive    = "forbidden"
-	outcomeFailOpen    = "admitted_ledger_down"
-	outcomeFailClosed  = "refused_ledger_down"
-	outcomePassthrough = "passthrough"
-	outcomeCancelled   = "client_cancelled"
+	outcomeAdmitted     = "admitted"
+	outcomeQuota        = "refused_quota"
+	outcomeRate         = "refused_rate"
+	outcomeBadRequest   = "bad_request"
+	outcomeNoIdentity   = "unauthenticated"
+	outcomeInactive     = "forbidden"
+	outcomeFailOpen     = "admitted_ledger_down"
+	outcomeFailClosed   = "refused_ledger_down"
+	outcomePassthrough  = "passthrough"
+	outcomeCancelled    = "client_cancelled"
+	outcomeRefusedRoute = "refused_route"
+	outcomeTooLarge     = "too_large"
 )
 
 // phase is the ext_proc message an exchange is answering, or its settlement.
@@ -97,7 +99,8 @@ func newMetrics(reg prometheus.Registerer, models []string) (*metrics, error) {
 		estimated: estimated, estError: estError, settleErr: settleErr,
 	}
 	for _, o := range []string{outcomeAdmitted, outcomeQuota, outcomeRate, outcomeBadRequest, outcomeNoIdentity,
-		outcomeInactive, outcomeFailOpen, outcomeFailClosed, outcomePassthrough, outcomeCancelled} {
+		outcomeInactive, outcomeFailOpen, outcomeFailClosed, outcomePassthrough, outcomeCancelled,
+		outcomeRefusedRoute, outcomeTooLarge} {
 		m.decisions[o] = decisions.WithLabelValues(o)
 	}
 	for p := phaseStart; p < phaseCount; p++ {

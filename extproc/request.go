@@ -1,56 +1,35 @@
 package extproc
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/iasolaris/tokengate/extproc/openai"
 	"github.com/iasolaris/tokengate/quota"
 )
 
-// meteredPath reports whether a request is a model call tokengate accounts
-// for: a POST to a chat-completions route. LiteLLM serves the same handler
-// at /chat/completions, /v1/chat/completions and under deployment-style
-// prefixes (/openai/deployments/{model}/chat/completions), and its server
-// percent-decodes the path and tolerates doubled or trailing slashes, so the
-// match is on the normalised path's end: /v1/chat/complet%69ons must not
-// pass unmetered.
-func meteredPath(method, path []byte) bool {
-	if string(method) != "POST" {
-		return false
-	}
-	if i := bytes.IndexByte(path, '?'); i >= 0 {
-		path = path[:i]
-	}
-	if bytes.IndexByte(path, '%') >= 0 {
-		decoded, err := url.PathUnescape(string(path))
-		if err != nil {
-			return true // malformed escapes: meter rather than let it pass
-		}
-		path = []byte(decoded)
-	}
-	var segs [2][]byte // the last two non-empty segments, in order
-	for seg := range bytes.SplitSeq(path, []byte("/")) {
-		if len(seg) > 0 {
-			segs[0], segs[1] = segs[1], seg
-		}
-	}
-	return string(segs[0]) == "chat" && string(segs[1]) == "completions"
-}
-
 func (ex *exchange) requestHeaders(m *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
 	h := Headers{m.GetHeaders()}
 	method, _ := h.bytes(":method")
-	path, _ := h.bytes(":path")
-	if !meteredPath(method, path) {
+	rawPath, _ := h.bytes(":path")
+	var p requestPath
+	class := ex.s.classify(method, rawPath, &p)
+	if class == routeRefused {
+		return ex.refuse(outcomeRefusedRoute, endpointNotAllowed(method, rawPath))
+	}
+	if n, ok := contentLength(h); ok && n > ex.s.opts.MaxRequestBytes {
+		// Refused before Envoy buffers and sends a body tokengate could
+		// not take (envoy-ext-proc.md E20, E66).
+		return ex.refuse(outcomeTooLarge, tooLarge(n, ex.s.opts.MaxRequestBytes))
+	}
+	if class == routePassthrough {
 		ex.s.metrics.decisions[outcomePassthrough].Inc()
-		return continueRequestHeaders
+		return ex.s.upstreamAuth.passthrough
 	}
 	ex.metered = true
 	ex.id = ex.s.ids.next()
@@ -73,6 +52,18 @@ func (ex *exchange) requestHeaders(m *extprocv3.HttpHeaders) *extprocv3.Processi
 	return continueRequestHeaders
 }
 
+// contentLength reads a request's declared body size. Envoy keeps and
+// forwards the client's content-length on a buffered body
+// (envoy-ext-proc.md E52), so it is known before the body arrives.
+func contentLength(h Headers) (int64, bool) {
+	v, ok := h.bytes("content-length")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	return n, err == nil && n >= 0
+}
+
 // envoyRequestID is Envoy's x-request-id (envoy-ext-proc.md E62), kept to
 // correlate tokengate's records and logs with Envoy's access log. It is not
 // the ledger's key: with preserve_external_request_id a client chooses it,
@@ -86,10 +77,14 @@ func envoyRequestID(h Headers) string {
 }
 
 func (ex *exchange) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
+	body := b.GetBody()
+	if int64(len(body)) > ex.s.opts.MaxRequestBytes {
+		// A body without content-length (chunked) is only measured here.
+		return ex.refuse(outcomeTooLarge, tooLarge(int64(len(body)), ex.s.opts.MaxRequestBytes))
+	}
 	if !ex.metered {
 		return continueRequestBody
 	}
-	body := b.GetBody()
 	chat, err := openai.ParseChat(body)
 	if err != nil {
 		return ex.refuse(outcomeBadRequest, requestError(err))
@@ -101,6 +96,11 @@ func (ex *exchange) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 	ctx, cancel := context.WithTimeout(ex.ctx, ex.s.opts.PhaseTimeout)
 	defer cancel()
 	res, err := ex.s.ledger.Reserve(ctx, ex.acct, ex.id, plan.hold)
+	// A call that failed (timed out, lost its connection) may still have
+	// run in Redis and left a hold: unless a Settle replaces it, finish
+	// releases it, so nobody is charged at expiry for a request that was
+	// refused or that the upstream failed.
+	ex.maybeHeld = isLedgerFailure(err)
 	var refusal *quota.Refusal
 	if errors.As(err, &refusal) && errors.Is(err, quota.ErrQuotaExhausted) && !plan.precise {
 		// The cheap bound did not fit: only now is an exact count worth its
@@ -108,8 +108,11 @@ func (ex *exchange) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 		// hint is the only way here, so this second call is rare.
 		refined := ex.s.refine(plan, &chat, body)
 		if refined.hold.Prompt < plan.hold.Prompt {
-			if res2, err2 := ex.s.ledger.Reserve(ctx, ex.acct, ex.id, refined.hold); !isLedgerFailure(err2) {
-				res, err = res2, err2 // a failed retry keeps the refusal it retried
+			res2, err2 := ex.s.ledger.Reserve(ctx, ex.acct, ex.id, refined.hold)
+			if isLedgerFailure(err2) {
+				ex.maybeHeld = true // the refusal stands; the retry may have held
+			} else {
+				res, err = res2, err2
 			}
 		}
 		plan = refined
@@ -119,7 +122,7 @@ func (ex *exchange) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 	case ex.ctx.Err() != nil:
 		// The client went away while the ledger answered: nothing goes
 		// upstream, and a hold the ledger may have made is dropped.
-		ex.maybeHeld = err == nil || isLedgerFailure(err)
+		ex.maybeHeld = ex.maybeHeld || err == nil
 		return ex.refuse(outcomeCancelled, callerError{status: 499, message: "client closed request", typ: "invalid_request_error"})
 	case errors.As(err, &refusal):
 		ex.s.remember(ex.acct.ID, refusal.Balance.Remaining)
@@ -128,15 +131,11 @@ func (ex *exchange) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 		}
 		return ex.refuse(outcomeQuota, refusalError(refusal, ex.acct.RPM))
 	case err != nil && ex.s.opts.FailClosed:
-		// A call that timed out may still have run in Redis: finish releases
-		// whatever hold it left, so the caller is not charged at expiry for
-		// a request that was refused.
-		ex.maybeHeld = true
 		ex.logger().Error("ledger unavailable; refusing", "phase", ex.phase.String(), "err", err)
 		return ex.refuse(outcomeFailClosed, unavailable())
 	case err != nil:
 		// Fail open: the request goes through and is settled like any other;
-		// Settle debits even without a hold (and replaces one a timed-out
+		// Settle debits even without a hold (and replaces one the failed
 		// call may have left), so the usage is not lost.
 		ex.logger().Warn("ledger unavailable; admitting without a reservation", "phase", ex.phase.String(), "err", err)
 		ex.s.metrics.decisions[outcomeFailOpen].Inc()
@@ -170,25 +169,17 @@ func (ex *exchange) admit(chat *openai.Chat, body []byte, plan admission) *extpr
 			edit.CompletionCap, edit.CapField = c, capField(chat.Model)
 		}
 	}
-	var set []*corev3.HeaderValueOption
-	if a := ex.s.opts.UpstreamAuthorization; a != "" {
-		set = append(set, setHeader("authorization", a))
+	hm := &extprocv3.HeaderMutation{
+		SetHeaders:    ex.s.upstreamAuth.set,
+		RemoveHeaders: ex.s.upstreamAuth.removeMetered,
 	}
-	common := &extprocv3.CommonResponse{}
+	common := &extprocv3.CommonResponse{HeaderMutation: hm}
 	if edited := chat.Apply(body, edit); !sameBytes(edited, body) {
 		// Envoy keeps the client's content-length on a buffered body and answers
 		// 500 if it disagrees with the new body (envoy-ext-proc.md E52).
-		set = append(set, setHeader("content-length", itoa(int64(len(edited)))))
+		hm.SetHeaders = append(slices.Clip(hm.SetHeaders), setHeader("content-length", itoa(int64(len(edited)))))
 		common.BodyMutation = &extprocv3.BodyMutation{Mutation: &extprocv3.BodyMutation_Body{Body: edited}}
 	}
-	common.HeaderMutation = mutation(set...)
-	// The usage is read from the response body, which tokengate can only
-	// read uncompressed; a compressor after ext_proc can still compress for
-	// the client.
-	if common.HeaderMutation == nil {
-		common.HeaderMutation = &extprocv3.HeaderMutation{}
-	}
-	common.HeaderMutation.RemoveHeaders = []string{"accept-encoding"}
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{
 		RequestBody: &extprocv3.BodyResponse{Response: common}}}
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/iasolaris/tokengate/extproc/ceiling"
 	"github.com/iasolaris/tokengate/extproc/tokens"
 	"github.com/iasolaris/tokengate/quota"
 )
@@ -42,6 +43,10 @@ type Options struct {
 	// DefaultCompletionCap is the completion cap hard enforcement assumes for a
 	// request that names none. Zero → 4096.
 	DefaultCompletionCap quota.Tokens
+	// Ceilings are the models' output ceilings: hard enforcement never holds
+	// (nor writes into a request) more completion tokens per choice than the
+	// model can produce. Nil → the embedded table.
+	Ceilings *ceiling.Table
 	// PhaseTimeout bounds the ledger call of one phase. It must stay below
 	// Envoy's message timeout (200 ms by default, envoy-ext-proc.md E10), or
 	// Envoy answers 504 before tokengate can decide. Zero → 150 ms.
@@ -52,9 +57,19 @@ type Options struct {
 	// fail open, admits the request and settles it when the ledger is back.
 	FailClosed bool
 	// UpstreamAuthorization, when set, replaces the caller's Authorization
-	// header so caller keys never reach the upstream and its key never leaves
-	// the cluster.
+	// header, and removes the other headers that carry caller keys, on every
+	// request that reaches the upstream (metered or passthrough), so caller
+	// keys never reach it and its key never leaves the cluster.
 	UpstreamAuthorization string
+	// Passthrough lists the routes that go upstream unmetered (model lists,
+	// health). Every other route that is not a metered model call is refused
+	// with 403 endpoint_not_allowed; nil passes nothing.
+	Passthrough []Route
+	// MaxRequestBytes is the largest request body tokengate takes; larger
+	// ones are refused with 413. The gRPC server must accept messages of at
+	// least this size (envoy-ext-proc.md E66), and Envoy's request buffer
+	// limit should not exceed it (E20). Zero → 16 MiB.
+	MaxRequestBytes int64
 	// MaxJSONResponse bounds how much of a non-streamed response body is kept
 	// to read its usage. Zero → 4 MiB.
 	MaxJSONResponse int
@@ -79,11 +94,17 @@ func (o *Options) setDefaults() {
 	if o.DefaultCompletionCap == 0 {
 		o.DefaultCompletionCap = 4096
 	}
+	if o.Ceilings == nil {
+		o.Ceilings, _ = ceiling.New(nil) // no overrides: cannot fail
+	}
 	if o.PhaseTimeout == 0 {
 		o.PhaseTimeout = 150 * time.Millisecond
 	}
 	if o.SettleTimeout == 0 {
 		o.SettleTimeout = 5 * time.Second
+	}
+	if o.MaxRequestBytes == 0 {
+		o.MaxRequestBytes = DefaultMaxRequestBytes
 	}
 	if o.MaxJSONResponse == 0 {
 		o.MaxJSONResponse = 4 << 20
@@ -108,6 +129,8 @@ type Server struct {
 	opts     Options
 	metrics  *metrics
 	ids      *requestIDs
+	// upstreamAuth is the header edit of every request sent upstream.
+	upstreamAuth upstreamAuth
 	// hints remembers each account's last known remaining balance, so the
 	// request phase pays for an exact token count only when it could change
 	// the decision. A stale hint costs at most one extra ledger call.
@@ -123,12 +146,28 @@ func New(ledger quota.Ledger, identity Identity, opts Options) (*Server, error) 
 		return nil, errors.New("extproc: a ledger and an identity are required")
 	}
 	opts.setDefaults()
+	// Routes are normalised here whatever built them, so a Route written as
+	// a literal matches exactly as its parsed form would.
+	routes := make([]Route, len(opts.Passthrough))
+	for i, r := range opts.Passthrough {
+		var err error
+		if routes[i], err = ParseRoute(r.String()); err != nil {
+			return nil, fmt.Errorf("extproc: passthrough route %d: %w", i, err)
+		}
+	}
+	opts.Passthrough = routes
 	m, err := newMetrics(opts.Registerer, opts.Models)
 	if err != nil {
 		return nil, fmt.Errorf("extproc: metrics: %w", err)
 	}
-	return &Server{ledger: ledger, identity: identity, opts: opts, metrics: m, ids: newRequestIDs()}, nil
+	return &Server{ledger: ledger, identity: identity, opts: opts, metrics: m, ids: newRequestIDs(),
+		upstreamAuth: newUpstreamAuth(opts.UpstreamAuthorization)}, nil
 }
+
+// DefaultMaxRequestBytes is the request body limit when none is configured:
+// far above any chat request without attachments, and within what one gRPC
+// message may carry once the server allows it.
+const DefaultMaxRequestBytes = 16 << 20
 
 // Process implements [extprocv3.ExternalProcessorServer.Process]. It runs once
 // per HTTP request on a goroutine grpc-go gives it; all the request's state

@@ -9,14 +9,10 @@ import (
 
 // finish settles or releases an admitted request exactly once, however the
 // stream ended: after the last reply, on Envoy's close, or when the client
-// went away mid-stream (envoy-ext-proc.md E6, E12).
+// went away mid-stream (envoy-ext-proc.md E6, E12). A refused request whose
+// ledger call may have left a hold has that hold released.
 func (ex *exchange) finish() {
-	if ex.maybeHeld && !ex.finished {
-		ex.finished = true
-		ex.releaseAbandoned()
-		return
-	}
-	if !ex.admitted || ex.finished {
+	if ex.finished || (!ex.admitted && !ex.maybeHeld) {
 		return
 	}
 	ex.finished = true
@@ -27,6 +23,12 @@ func (ex *exchange) finish() {
 	// cancellation, bound it by its own deadline.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ex.ctx), ex.s.opts.SettleTimeout)
 	defer cancel()
+	if !ex.admitted {
+		if err := ex.release(ctx); err != nil {
+			ex.logger().Error("release of an abandoned hold failed; it will expire and be charged at its estimate", "err", err)
+		}
+		return
+	}
 
 	rec := Record{Account: ex.acct.ID, RequestID: ex.id, EnvoyRequestID: ex.envoyID, Model: ex.model}
 	defer func() {
@@ -36,18 +38,21 @@ func (ex *exchange) finish() {
 	}()
 	if ex.upstreamFailed && !ex.haveUsage {
 		rec.Released = true
-		if !ex.held {
+		if !ex.held && !ex.maybeHeld {
 			return
 		}
-		if rec.Err = ex.s.ledger.Release(ctx, ex.acct.ID, ex.id); rec.Err != nil {
-			ex.s.metrics.settleErr.Inc()
+		if rec.Err = ex.release(ctx); rec.Err != nil {
 			ex.logger().Error("release failed; the hold will expire and be charged at its estimate", "err", rec.Err)
 		}
 		return
 	}
 	u := ex.settledUsage()
 	rec.Usage, rec.Estimated = u, !ex.haveUsage
-	st, err := ex.s.ledger.Settle(ctx, ex.acct, ex.id, u)
+	var st quota.Settlement
+	err := retry(ctx, func(ctx context.Context) (err error) {
+		st, err = ex.s.ledger.Settle(ctx, ex.acct, ex.id, u)
+		return err
+	})
 	if err != nil {
 		rec.Err = err
 		ex.s.metrics.settleErr.Inc()
@@ -61,6 +66,39 @@ func (ex *exchange) finish() {
 	counters[1].Add(float64(u.Completion))
 	if ex.haveUsage && ex.usage.Prompt > 0 {
 		ex.s.metrics.estError.Observe(float64(ex.promptEstimate) / float64(ex.usage.Prompt))
+	}
+}
+
+// release drops the exchange's hold, one the ledger may or may not have made.
+// Release is idempotent, so releasing a hold that was never made costs one
+// call and nothing else.
+func (ex *exchange) release(ctx context.Context) error {
+	err := retry(ctx, func(ctx context.Context) error { return ex.s.ledger.Release(ctx, ex.acct.ID, ex.id) })
+	if err != nil {
+		ex.s.metrics.settleErr.Inc()
+	}
+	return err
+}
+
+// retry runs call until it succeeds or ctx ends, backing off between
+// attempts. Settle and Release are idempotent per request id, so a call
+// that failed after the ledger applied it is harmless to repeat, and a
+// passing blip of the store does not leave a hold to be charged at expiry.
+func retry(ctx context.Context, call func(context.Context) error) error {
+	wait := 20 * time.Millisecond
+	for {
+		err := call(ctx)
+		if err == nil {
+			return nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Second)
 	}
 }
 
@@ -85,16 +123,4 @@ func completionSeen(deltas, textEstimate int64) quota.Tokens {
 		return quota.Tokens(textEstimate)
 	}
 	return quota.Tokens(deltas)
-}
-
-// releaseAbandoned drops a hold that a refused request's failed ledger call
-// may have made. Release is idempotent, so releasing a hold that was never
-// made costs one call and nothing else.
-func (ex *exchange) releaseAbandoned() {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ex.ctx), ex.s.opts.SettleTimeout)
-	defer cancel()
-	if err := ex.s.ledger.Release(ctx, ex.acct.ID, ex.id); err != nil {
-		ex.s.metrics.settleErr.Inc()
-		ex.logger().Error("release of an abandoned hold failed; it will expire and be charged at its estimate", "err", err)
-	}
 }

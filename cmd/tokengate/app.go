@@ -99,6 +99,9 @@ func newApp(cfg *Config, log *slog.Logger) (a *app, err error) {
 		PhaseTimeout:          cfg.Quota.PhaseTimeout,
 		FailClosed:            cfg.Quota.FailMode == "closed",
 		UpstreamAuthorization: cfg.Upstream.Authorization,
+		Passthrough:           cfg.passthrough,
+		MaxRequestBytes:       cfg.GRPC.MaxRequestBytes,
+		Ceilings:              cfg.ceilings,
 		Models:                cfg.Metrics.Models,
 		Records:               settledLog(log),
 		Logger:                log,
@@ -109,6 +112,7 @@ func newApp(cfg *Config, log *slog.Logger) (a *app, err error) {
 	}
 
 	a.grpc = grpc.NewServer(
+		grpc.MaxRecvMsgSize(grpcMaxMessage(cfg.GRPC.MaxRequestBytes)),
 		// A connection whose peer vanished without a FIN would keep its
 		// streams, and their holds, until the holds expire: probe it.
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
@@ -137,6 +141,16 @@ func newApp(cfg *Config, log *slog.Logger) (a *app, err error) {
 		return nil, fmt.Errorf("admin.listen: %w", err)
 	}
 	return a, nil
+}
+
+// grpcMaxMessage is the largest ext_proc message the server accepts. A
+// request body over grpc.max_request_bytes must reach tokengate to be
+// refused with a 413 in the caller's format: a message over the gRPC limit
+// instead fails the whole stream, which Envoy turns into a 500, or, failing
+// open, lets the request through unmetered (envoy-ext-proc.md E9, E66). So
+// the server takes twice the limit plus room for headers and metadata.
+func grpcMaxMessage(maxRequestBytes int64) int {
+	return int(2*maxRequestBytes) + 1<<20
 }
 
 // ready fails while the ledger's store does not answer.

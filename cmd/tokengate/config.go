@@ -11,7 +11,14 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/viper"
+
+	"github.com/iasolaris/tokengate/extproc"
+	"github.com/iasolaris/tokengate/extproc/ceiling"
 )
+
+// maxRequestBytesLimit bounds grpc.max_request_bytes: the gRPC server
+// accepts twice the limit, and a protobuf message must stay under 2 GiB.
+const maxRequestBytesLimit = 512 << 20
 
 // Config is tokengate's whole configuration: one YAML file plus TOKENGATE_*
 // environment variables (TOKENGATE_QUOTA_ENFORCEMENT sets quota.enforcement).
@@ -19,7 +26,8 @@ import (
 // in-memory stores.
 type Config struct {
 	GRPC struct {
-		Listen string `mapstructure:"listen"`
+		Listen          string `mapstructure:"listen"`
+		MaxRequestBytes int64  `mapstructure:"max_request_bytes"`
 	} `mapstructure:"grpc"`
 	Admin struct {
 		Listen string `mapstructure:"listen"`
@@ -47,6 +55,12 @@ type Config struct {
 	Upstream struct {
 		Authorization string `mapstructure:"authorization"`
 	} `mapstructure:"upstream"`
+	Routes struct {
+		Passthrough []string `mapstructure:"passthrough"`
+	} `mapstructure:"routes"`
+	// Models holds per-model settings keyed by model name, "*" for models
+	// no table knows.
+	Models  map[string]ModelConfig `mapstructure:"models"`
 	Metrics struct {
 		Models []string `mapstructure:"models"`
 	} `mapstructure:"metrics"`
@@ -59,7 +73,16 @@ type Config struct {
 		Upstream string `mapstructure:"upstream"`
 	} `mapstructure:"dev"`
 
-	location *time.Location
+	location    *time.Location
+	passthrough []extproc.Route
+	ceilings    *ceiling.Table
+}
+
+// ModelConfig is what the configuration may say about one model.
+type ModelConfig struct {
+	// MaxOutputTokens is the model's output ceiling, overriding the embedded
+	// table: hard enforcement never holds or writes a larger cap.
+	MaxOutputTokens int64 `mapstructure:"max_output_tokens"`
 }
 
 // defaults lists every key with its default; viper only maps environment
@@ -67,6 +90,7 @@ type Config struct {
 // the environment.
 var defaults = map[string]any{
 	"grpc.listen":                  ":50051",
+	"grpc.max_request_bytes":       extproc.DefaultMaxRequestBytes,
 	"admin.listen":                 ":8081",
 	"redis.url":                    "",
 	"redis.key_prefix":             "tokengate:",
@@ -81,6 +105,8 @@ var defaults = map[string]any{
 	"identity.user_header":         "x-user-email",
 	"ratelimit.rpm":                60,
 	"upstream.authorization":       "",
+	"routes.passthrough":           []string{"GET /"},
+	"models":                       map[string]any{},
 	"metrics.models":               []string{},
 	"log.level":                    "info",
 	"log.format":                   "json",
@@ -112,15 +138,39 @@ func loadConfig(file string, commandDefaults, flags map[string]any) (*Config, er
 		v.Set(k, f)
 	}
 	var c Config
-	// Unknown keys are errors: a misspelt key that silently keeps its default
-	// is how a quota ends up unenforced.
-	if err := v.UnmarshalExact(&c, func(dc *mapstructure.DecoderConfig) { dc.WeaklyTypedInput = true }); err != nil {
+	if err := decode(v, &c); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	return &c, nil
+}
+
+// decode fills c from every source viper merged. It is viper's
+// UnmarshalExact except for models: viper splits keys on dots, so a model
+// named gpt-4.1 would become models → gpt-4 → 1; the models map is taken
+// whole instead, its names intact.
+func decode(v *viper.Viper, c *Config) error {
+	settings := v.AllSettings()
+	settings["models"] = v.Get("models")
+	d, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		Result: c,
+		// Unknown keys are errors: a misspelt key that silently keeps its
+		// default is how a quota ends up unenforced.
+		ErrorUnused:      true,
+		WeaklyTypedInput: true,
+		// As viper decodes: "10m" is a duration, "a,b" from the
+		// environment is a list.
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+		),
+	})
+	if err != nil {
+		return err
+	}
+	return d.Decode(settings)
 }
 
 func (c *Config) validate() error {
@@ -184,6 +234,31 @@ func (c *Config) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log.level", "want debug, info, warn or error, got %q", c.Log.Level)
+	}
+	// Envoy buffers the request body and sends it in one message; with its
+	// buffer limit at this value or below, every body either fits or is
+	// refused by Envoy itself (envoy-ext-proc.md E20, E66).
+	if n := c.GRPC.MaxRequestBytes; n <= 0 || n > maxRequestBytesLimit {
+		bad("grpc.max_request_bytes", "want 1 to %d bytes, got %d", maxRequestBytesLimit, n)
+	}
+	c.passthrough = c.passthrough[:0]
+	for i, s := range c.Routes.Passthrough {
+		r, err := extproc.ParseRoute(s)
+		if err != nil {
+			bad(fmt.Sprintf("routes.passthrough[%d]", i), "%v", err)
+			continue
+		}
+		c.passthrough = append(c.passthrough, r)
+	}
+	ceilings := make(map[string]int64, len(c.Models))
+	for name, m := range c.Models {
+		if m.MaxOutputTokens < 0 || (m.MaxOutputTokens == 0 && name != "*") {
+			bad(fmt.Sprintf("models.%s.max_output_tokens", name), "want a positive number of tokens, got %d", m.MaxOutputTokens)
+		}
+		ceilings[name] = m.MaxOutputTokens
+	}
+	if t, err := ceiling.New(ceilings); err == nil {
+		c.ceilings = t
 	}
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		bad("log.format", "want json or text, got %q", c.Log.Format)

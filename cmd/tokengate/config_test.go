@@ -76,6 +76,10 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		{name: "env negative rpm", env: map[string]string{"TOKENGATE_RATELIMIT_RPM": "-1"}, wantKey: "ratelimit.rpm"},
 		{name: "env hold ttl", env: map[string]string{"TOKENGATE_QUOTA_HOLD_TTL": "0s"}, wantKey: "quota.hold_ttl"},
 		{name: "env metrics model with prefix", env: map[string]string{"TOKENGATE_METRICS_MODELS": "openai/gpt-4o"}, wantKey: "metrics.models[0]"},
+		{name: "env passthrough", env: map[string]string{"TOKENGATE_ROUTES_PASSTHROUGH": "GET /v1/models,POST v1/files"}, wantKey: "routes.passthrough[1]"},
+		{name: "env max request bytes", env: map[string]string{"TOKENGATE_GRPC_MAX_REQUEST_BYTES": "0"}, wantKey: "grpc.max_request_bytes"},
+		{name: "model ceiling zero", file: "testdata/bad_model.yaml", wantKey: "models.gpt-4.1.max_output_tokens"},
+		{name: "model key misspelt", file: "testdata/bad_model_key.yaml", wantKey: "max_output_token"},
 		{name: "env log level", env: map[string]string{"TOKENGATE_LOG_LEVEL": "loud"}, wantKey: "log.level"},
 	}
 	for _, tt := range tests {
@@ -98,5 +102,42 @@ func TestRedactURL(t *testing.T) {
 	got := redactURL("redis://user:s3cret@redis:6379/0")
 	if strings.Contains(got, "s3cret") {
 		t.Fatalf("password leaked: %s", got)
+	}
+}
+
+func TestRoutesAndModelsFromTheFile(t *testing.T) {
+	c, err := loadConfig("testdata/models.yaml", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var routes []string
+	for _, r := range c.passthrough {
+		routes = append(routes, r.String())
+	}
+	if strings.Join(routes, ",") != "GET /v1/models,GET /health" {
+		t.Errorf("routes.passthrough = %q", routes)
+	}
+	// A dotted model name stays one name (viper would split it at the dot).
+	for model, want := range map[string]int64{"gpt-4.1": 30000, "openai/gpt-4.1": 30000, "my-alias": 2000, "unknown": 1000, "gpt-4o": 16384} {
+		if got, ok := c.ceilings.Lookup(model); !ok || got != want {
+			t.Errorf("ceiling of %s = %d, %v; want %d", model, got, ok, want)
+		}
+	}
+}
+
+func TestRoutesDefaultAndFromTheEnvironment(t *testing.T) {
+	c, err := loadConfig("", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.passthrough) != 1 || c.passthrough[0].String() != "GET /" || c.GRPC.MaxRequestBytes != 16<<20 {
+		t.Fatalf("defaults: passthrough %v, max request bytes %d", c.passthrough, c.GRPC.MaxRequestBytes)
+	}
+	t.Setenv("TOKENGATE_ROUTES_PASSTHROUGH", "GET /v1/models,GET /health/liveliness")
+	if c, err = loadConfig("", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.passthrough) != 2 || c.passthrough[1].String() != "GET /health/liveliness" {
+		t.Fatalf("from the environment: %v", c.passthrough)
 	}
 }

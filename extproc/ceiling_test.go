@@ -1,0 +1,66 @@
+package extproc_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/iasolaris/tokengate/envoy/envoysim"
+	"github.com/iasolaris/tokengate/extproc"
+)
+
+// reachedUpstream is an Upstream that says when a request reached it, and
+// then answers as its ScriptedUpstream does.
+type reachedUpstream struct {
+	*envoysim.ScriptedUpstream
+	reached chan *envoysim.UpstreamRequest
+}
+
+func (u *reachedUpstream) RoundTrip(ctx context.Context, req *envoysim.UpstreamRequest) (*envoysim.UpstreamResponse, error) {
+	u.reached <- req
+	return u.ScriptedUpstream.RoundTrip(ctx, req)
+}
+
+// One request asking for a million completion tokens holds what the model
+// can write (its output ceiling, times n), not the caller's whole balance,
+// and says so to the upstream: a small request beside it is still admitted.
+func TestHardHoldStopsAtTheModelsCeiling(t *testing.T) {
+	const allowance = 100_000
+	h := newHarness(t, harnessOptions{allowance: allowance, extproc: extproc.Options{Enforcement: extproc.Hard}})
+	release := make(chan struct{})
+	big := &reachedUpstream{
+		ScriptedUpstream: &envoysim.ScriptedUpstream{Header: http.Header{"Content-Type": {"text/event-stream"}},
+			Chunks: [][]byte{[]byte("data: [DONE]\n\n"), {}}, Hold: map[int]<-chan struct{}{0: release}},
+		reached: make(chan *envoysim.UpstreamRequest, 1),
+	}
+	bigBody := `{"model":"gpt-4o","n":2,"stream":true,"max_tokens":1000000,"messages":[{"role":"user","content":"Escreva um livro."}]}`
+	done := make(chan envoysim.Result, 1)
+	go func() { res, _ := h.serve(t.Context(), chatRequest(ana, bigBody), big); done <- res }()
+	sent := <-big.reached
+
+	var caps struct {
+		MaxTokens int64 `json:"max_tokens"`
+	}
+	if err := json.Unmarshal(sent.Body, &caps); err != nil {
+		t.Fatal(err)
+	}
+	const gpt4oCeiling = 16_384
+	if caps.MaxTokens != gpt4oCeiling {
+		t.Fatalf("upstream was asked for max_tokens %d, want gpt-4o's ceiling %d", caps.MaxTokens, gpt4oCeiling)
+	}
+	if b := h.balance(ana); b.Reserved < 2*gpt4oCeiling || b.Reserved > 2*gpt4oCeiling+100 {
+		t.Fatalf("held %d, want two choices at the ceiling plus the prompt", b.Reserved)
+	}
+
+	small := newCutUpstream()
+	if res, rec := h.serve(t.Context(), chatRequest(ana, `{"model":"gpt-4o-mini","max_tokens":100,"messages":[{"role":"user","content":"Olá!"}]}`), small); res.Status != 200 {
+		t.Fatalf("the small request beside it got %d: %s", res.Status, rec.Body())
+	}
+	h.record()
+	close(release)
+	if res := <-done; res.Status != 200 {
+		t.Fatalf("big request: status %d", res.Status)
+	}
+	h.record()
+}
