@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -131,10 +130,9 @@ type Server struct {
 	ids      *requestIDs
 	// upstreamAuth is the header edit of every request sent upstream.
 	upstreamAuth upstreamAuth
-	// hints remembers each account's last known remaining balance, so the
-	// request phase pays for an exact token count only when it could change
-	// the decision. A stale hint costs at most one extra ledger call.
-	hints sync.Map // quota.AccountID → *atomic.Int64
+	// hints remembers accounts' last known remaining balances, in bounded
+	// memory; a stale or lost hint costs at most one extra ledger call.
+	hints *hints
 	// warming records the encodings whose vocabulary build has started.
 	warming sync.Map // encoding name → true
 }
@@ -161,7 +159,7 @@ func New(ledger quota.Ledger, identity Identity, opts Options) (*Server, error) 
 		return nil, fmt.Errorf("extproc: metrics: %w", err)
 	}
 	return &Server{ledger: ledger, identity: identity, opts: opts, metrics: m, ids: newRequestIDs(),
-		upstreamAuth: newUpstreamAuth(opts.UpstreamAuthorization)}, nil
+		hints: newHints(), upstreamAuth: newUpstreamAuth(opts.UpstreamAuthorization)}, nil
 }
 
 // DefaultMaxRequestBytes is the request body limit when none is configured:
@@ -209,19 +207,7 @@ func (s *Server) warm(enc *tokens.Encoding) {
 }
 
 // hint returns the last remaining balance seen for acct.
-func (s *Server) hint(acct quota.AccountID) (quota.Tokens, bool) {
-	v, ok := s.hints.Load(acct)
-	if !ok {
-		return 0, false
-	}
-	return quota.Tokens(v.(*atomic.Int64).Load()), true
-}
+func (s *Server) hint(acct quota.AccountID) (quota.Tokens, bool) { return s.hints.get(acct) }
 
 // remember records acct's remaining balance for the next request's hint.
-func (s *Server) remember(acct quota.AccountID, remaining quota.Tokens) {
-	v, ok := s.hints.Load(acct)
-	if !ok {
-		v, _ = s.hints.LoadOrStore(acct, new(atomic.Int64))
-	}
-	v.(*atomic.Int64).Store(int64(remaining))
-}
+func (s *Server) remember(acct quota.AccountID, remaining quota.Tokens) { s.hints.put(acct, remaining) }
