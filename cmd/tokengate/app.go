@@ -71,7 +71,7 @@ func newApp(cfg *Config, log *slog.Logger) (a *app, err error) {
 
 	if cfg.Redis.URL == "" {
 		log.Info("redis.url is empty: using the in-memory ledger; balances are lost on restart and not shared between replicas")
-		a.ledger = memledger.New(memledger.Options{Location: cfg.location, HoldTTL: cfg.Quota.HoldTTL})
+		a.ledger = memledger.New(memledger.Options{Location: cfg.location, HoldTTL: cfg.Quota.HoldTTL, SettledTTL: cfg.Quota.SettledTTL})
 	} else {
 		ropts, _ := redis.ParseURL(cfg.Redis.URL) // validated in Config.validate
 		// Each phase's ledger call carries a deadline below Envoy's message
@@ -80,7 +80,7 @@ func newApp(cfg *Config, log *slog.Logger) (a *app, err error) {
 		// request through unmetered.
 		ropts.ContextTimeoutEnabled = true
 		a.rdb = redis.NewClient(ropts)
-		a.ledger = redisledger.New(a.rdb, redisledger.Options{Prefix: cfg.Redis.KeyPrefix, Location: cfg.location, HoldTTL: cfg.Quota.HoldTTL})
+		a.ledger = redisledger.New(a.rdb, redisledger.Options{Prefix: cfg.Redis.KeyPrefix, Location: cfg.location, HoldTTL: cfg.Quota.HoldTTL, SettledTTL: cfg.Quota.SettledTTL})
 		log.Info("using the redis ledger", "redis", redactURL(cfg.Redis.URL))
 	}
 

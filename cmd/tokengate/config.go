@@ -42,6 +42,7 @@ type Config struct {
 		Timezone             string        `mapstructure:"timezone"`
 		FailMode             string        `mapstructure:"fail_mode"`
 		HoldTTL              time.Duration `mapstructure:"hold_ttl"`
+		SettledTTL           time.Duration `mapstructure:"settled_ttl"`
 		CompletionAllowance  int64         `mapstructure:"completion_allowance"`
 		DefaultCompletionCap int64         `mapstructure:"default_completion_cap"`
 		PhaseTimeout         time.Duration `mapstructure:"phase_timeout"`
@@ -99,6 +100,7 @@ var defaults = map[string]any{
 	"quota.timezone":               "UTC",
 	"quota.fail_mode":              "open",
 	"quota.hold_ttl":               "10m",
+	"quota.settled_ttl":            "24h",
 	"quota.completion_allowance":   256,
 	"quota.default_completion_cap": 4096,
 	"quota.phase_timeout":          "150ms",
@@ -209,6 +211,12 @@ func (c *Config) validate() error {
 	c.location = loc
 	if c.Quota.HoldTTL <= 0 {
 		bad("quota.hold_ttl", "must be positive, got %v", c.Quota.HoldTTL)
+	}
+	// A settlement retried, or a late one for a hold that expired, is only
+	// recognised while its request is remembered: at least as long as a
+	// hold may live.
+	if c.Quota.SettledTTL < c.Quota.HoldTTL {
+		bad("quota.settled_ttl", "must be at least quota.hold_ttl (%v), got %v", c.Quota.HoldTTL, c.Quota.SettledTTL)
 	}
 	if c.Quota.CompletionAllowance < 0 {
 		bad("quota.completion_allowance", "must not be negative, got %d", c.Quota.CompletionAllowance)

@@ -80,6 +80,7 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		{name: "env max request bytes", env: map[string]string{"TOKENGATE_GRPC_MAX_REQUEST_BYTES": "0"}, wantKey: "grpc.max_request_bytes"},
 		{name: "model ceiling zero", file: "testdata/bad_model.yaml", wantKey: "models.gpt-4.1.max_output_tokens"},
 		{name: "model key misspelt", file: "testdata/bad_model_key.yaml", wantKey: "max_output_token"},
+		{name: "env settled ttl under hold ttl", env: map[string]string{"TOKENGATE_QUOTA_SETTLED_TTL": "5m"}, wantKey: "quota.settled_ttl"},
 		{name: "env log level", env: map[string]string{"TOKENGATE_LOG_LEVEL": "loud"}, wantKey: "log.level"},
 	}
 	for _, tt := range tests {
