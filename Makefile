@@ -1,6 +1,7 @@
 SHELL     := /bin/bash
-# Every target works on a fresh machine with Go, Redis at 127.0.0.1:6379 and
-# PostgreSQL at 127.0.0.1:5432 (.ci/run starts them when they are not running).
+# Every target works on a fresh machine with Go: the targets that need Redis
+# (127.0.0.1:6379) and PostgreSQL (127.0.0.1:5432) depend on `services`, which
+# starts them, installing them first if need be, unless they already answer.
 GO        ?= go
 PKGS      := ./...
 BIN       := bin/tokengate
@@ -17,7 +18,7 @@ FUZZ      := ./extproc/sse:FuzzDecoderSplit:60000 \
              ./quota/memledger:FuzzCorrectEqualsTimelyDebit:200000 \
              ./quota/redisledger:FuzzKeys:50000
 
-.PHONY: build run dev test unit fuzz bench lint fmt-check tidy-check
+.PHONY: build run dev services test unit fuzz bench lint fmt-check tidy-check
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/tokengate
@@ -28,10 +29,14 @@ run: build
 dev: build
 	./$(BIN) dev
 
-## test: what CI runs: formatting, vet, staticcheck, race tests on real Redis, short fuzzing.
-test: lint unit fuzz
+## services: make Redis and PostgreSQL reachable on loopback; .ci/run calls the same script.
+services:
+	@.ci/services
 
-unit:
+## test: what CI runs: formatting, vet, staticcheck, race tests on real Redis, short fuzzing.
+test: services lint unit fuzz
+
+unit: services
 	$(GO) test -race -count=1 $(PKGS)
 
 fuzz:
@@ -41,7 +46,7 @@ fuzz:
 		$(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$${runs}x $$pkg; \
 	done
 
-bench:
+bench: services
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
 
 lint: fmt-check tidy-check

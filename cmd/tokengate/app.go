@@ -57,20 +57,38 @@ func newLogger(cfg *Config, out io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(out, opts))
 }
 
-func newApp(cfg *Config, log *slog.Logger) (a *app, err error) {
-	a = &app{cfg: cfg, log: log, registry: prometheus.NewRegistry()}
+// redisLog carries go-redis's own messages (pool dial failures and the like)
+// into tokengate's log at debug level. Left alone, go-redis prints them on
+// stderr outside the structured log, around a failed start's one line; each
+// failure it reports also reaches tokengate as the error of the call that met
+// it, and is logged there.
+type redisLog struct{ log *slog.Logger }
+
+// Printf implements go-redis's internal.Logging.
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if r.log.Enabled(ctx, slog.LevelDebug) {
+		r.log.Log(ctx, slog.LevelDebug, "redis client", "detail", fmt.Sprintf(format, v...))
+	}
+}
+
+// newApp builds the app and binds its listeners. On failure it releases what
+// it acquired and returns one line naming the setting to change. ctx bounds
+// the wait for Redis at start.
+func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (_ *app, err error) {
+	// a is not the result: `return nil, err` must not clear what the
+	// deferred release needs.
+	a := &app{cfg: cfg, log: log, registry: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
-			a.closeListeners()
-			if a.rdb != nil {
-				_ = a.rdb.Close()
-			}
+			a.release()
 		}
 	}()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	if cfg.Redis.URL == "" {
-		log.Info("redis.url is empty: using the in-memory ledger; balances are lost on restart and not shared between replicas")
 		a.ledger = memledger.New(memledger.Options{Location: cfg.location, HoldTTL: cfg.Quota.HoldTTL, SettledTTL: cfg.Quota.SettledTTL})
 	} else {
 		ropts, _ := redis.ParseURL(cfg.Redis.URL) // validated in Config.validate
@@ -81,7 +99,6 @@ func newApp(cfg *Config, log *slog.Logger) (a *app, err error) {
 		ropts.ContextTimeoutEnabled = true
 		a.rdb = redis.NewClient(ropts)
 		a.ledger = redisledger.New(a.rdb, redisledger.Options{Prefix: cfg.Redis.KeyPrefix, Location: cfg.location, HoldTTL: cfg.Quota.HoldTTL, SettledTTL: cfg.Quota.SettledTTL})
-		log.Info("using the redis ledger", "redis", redactURL(cfg.Redis.URL))
 	}
 
 	enforcement := extproc.Soft
@@ -134,11 +151,14 @@ func newApp(cfg *Config, log *slog.Logger) (a *app, err error) {
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 
-	if a.grpcLn, err = net.Listen("tcp", cfg.GRPC.Listen); err != nil {
-		return nil, fmt.Errorf("grpc.listen: %w", err)
+	if a.grpcLn, err = listen("grpc.listen", cfg.GRPC.Listen); err != nil {
+		return nil, err
 	}
-	if a.adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
-		return nil, fmt.Errorf("admin.listen: %w", err)
+	if a.adminLn, err = listen("admin.listen", cfg.Admin.Listen); err != nil {
+		return nil, err
+	}
+	if err = a.checkRedis(ctx); err != nil {
+		return nil, err
 	}
 	return a, nil
 }
@@ -161,16 +181,26 @@ func (a *app) ready(ctx context.Context) error {
 	return a.rdb.Ping(ctx).Err()
 }
 
-func (a *app) closeListeners() {
+// release gives back what newApp acquired, for an app that will not run.
+func (a *app) release() {
 	for _, ln := range []net.Listener{a.grpcLn, a.adminLn} {
 		if ln != nil {
 			_ = ln.Close()
 		}
 	}
+	if a.rdb != nil {
+		_ = a.rdb.Close()
+	}
 }
 
 // run serves until ctx ends or a server fails, then shuts down in order.
 func (a *app) run(ctx context.Context) error {
+	// Logged here, not in newApp, so that a failed start prints only its cause.
+	if a.rdb == nil {
+		a.log.Info("redis.url is empty: using the in-memory ledger; balances are lost on restart and not shared between replicas")
+	} else {
+		a.log.Info("using the redis ledger", "redis", redactURL(a.cfg.Redis.URL))
+	}
 	a.log.Info("tokengate serving", "version", version, "grpc", a.grpcLn.Addr().String(), "admin", a.adminLn.Addr().String())
 	failed := make(chan error, 2)
 	go func() { failed <- fmt.Errorf("grpc: %w", a.grpc.Serve(a.grpcLn)) }()
@@ -235,7 +265,9 @@ func (a *app) stopGRPC(ctx context.Context) error {
 
 // runServe is `tokengate serve`.
 func runServe(ctx context.Context, cfg *Config, logOut io.Writer, started func(*app)) error {
-	a, err := newApp(cfg, newLogger(cfg, logOut))
+	log := newLogger(cfg, logOut)
+	redis.SetLogger(redisLog{log}) // go-redis has one logger per process
+	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

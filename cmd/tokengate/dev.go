@@ -12,6 +12,7 @@ import (
 	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -33,8 +34,12 @@ type front struct {
 	upstream *url.URL
 }
 
-func newFront(a *app, listen, upstream string, log *slog.Logger) (f *front, err error) {
-	f = &front{}
+// newFront builds the front and binds its listeners. On failure it releases
+// what it acquired and returns one line naming the setting to change.
+func newFront(a *app, listenAddr, upstream string, log *slog.Logger) (_ *front, err error) {
+	// f is not the result: `return nil, err` must not clear what the
+	// deferred close needs.
+	f := &front{}
 	defer func() {
 		if err != nil {
 			f.close()
@@ -48,8 +53,9 @@ func newFront(a *app, listen, upstream string, log *slog.Logger) (f *front, err 
 		f.fakeHTTP = &http.Server{Handler: f.fake, ReadHeaderTimeout: 5 * time.Second}
 		upstream = "http://" + f.fakeLn.Addr().String()
 	}
-	if f.upstream, err = url.Parse(upstream); err != nil || f.upstream.Host == "" {
-		return nil, fmt.Errorf("dev.upstream: want an http(s) URL, got %q", upstream)
+	if f.upstream, err = url.Parse(upstream); err != nil || f.upstream.Host == "" ||
+		(f.upstream.Scheme != "http" && f.upstream.Scheme != "https") {
+		return nil, fmt.Errorf("dev.upstream: want an http(s) URL, got %q (set --upstream, dev.upstream or %s)", upstream, envName("dev.upstream"))
 	}
 	f.conn, err = grpc.NewClient(loopback(a.grpcLn.Addr()), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -59,8 +65,8 @@ func newFront(a *app, listen, upstream string, log *slog.Logger) (f *front, err 
 	// `timeout: 0s` (envoy-ext-proc.md E59).
 	filter := envoysim.New(extprocv3.NewExternalProcessorClient(f.conn), envoysim.Options{RouteTimeout: -1, Logger: log})
 	f.http = &http.Server{Handler: envoysim.NewFront(filter, f.upstream, envoysim.FrontOptions{Logger: log}), ReadHeaderTimeout: 5 * time.Second}
-	if f.ln, err = net.Listen("tcp", listen); err != nil {
-		return nil, fmt.Errorf("dev.listen: %w", err)
+	if f.ln, err = listen("dev.listen", listenAddr); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -118,13 +124,14 @@ func (f *front) close() {
 // runDev is `tokengate dev`.
 func runDev(ctx context.Context, cfg *Config, stdout, logOut io.Writer) error {
 	log := newLogger(cfg, logOut)
-	a, err := newApp(cfg, log)
+	redis.SetLogger(redisLog{log}) // go-redis has one logger per process
+	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	f, err := newFront(a, cfg.Dev.Listen, cfg.Dev.Upstream, log)
 	if err != nil {
-		a.closeListeners()
+		a.release()
 		return err
 	}
 	failed := make(chan error, 2)

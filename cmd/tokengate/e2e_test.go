@@ -58,7 +58,7 @@ func startStack(t *testing.T, settings map[string]any) *stack {
 	}
 	cleanRedis(t, prefix)
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := newApp(cfg, log)
+	a, err := newApp(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func startStack(t *testing.T, settings map[string]any) *stack {
 	}
 	f, err := newFront(a, cfg.Dev.Listen, "", log)
 	if err != nil {
-		a.closeListeners()
+		a.release()
 		t.Fatal(err)
 	}
 	s := &stack{app: a, front: f, base: "http://" + f.ln.Addr().String()}

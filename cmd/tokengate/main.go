@@ -37,7 +37,8 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "tokengate:", err)
+		// One line, whatever the error: a supervisor may show only the last.
+		fmt.Fprintln(os.Stderr, "tokengate:", oneLine(err))
 		os.Exit(1)
 	}
 }
