@@ -131,13 +131,14 @@ func (r *runner) load(ctx context.Context, smp *sampler) time.Duration {
 	}
 	streams.Wait()
 	elapsed := time.Since(start)
-	if r.cfg.soak() {
-		// The flatness read-out needs a sample with every request done;
-		// the ticker may not have taken one yet.
-		smp.keep(smp.take(context.WithoutCancel(ctx)))
-	}
 	cancel()
 	bg.Wait()
+	if r.cfg.soak() {
+		// The flatness read-out needs a sample with every request done,
+		// which the ticker may not have taken; stopped first, it cannot
+		// add one after this.
+		smp.keep(smp.take(context.WithoutCancel(ctx)))
+	}
 	return elapsed
 }
 
