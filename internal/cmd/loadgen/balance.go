@@ -62,13 +62,14 @@ func readBalances(ctx context.Context, hc *http.Client, admin string, emails []s
 	return out, nil
 }
 
-// checkBalances verifies, once every stream completed, that each account
+// checkBalances verifies, once every request completed, that each account
 // holds no reservation and that its usage grew by exactly what the upstream
-// reported for its streams. Streams cut short are settled from tokengate's
-// own estimate, so with any of them there is nothing exact to compare.
+// reported for its requests. Requests cut short are settled from
+// tokengate's own estimate, so with any of them there is nothing exact to
+// compare.
 func checkBalances(ctx context.Context, hc *http.Client, admin string, rep *report, before map[string]balance) *balanceCheck {
-	if rep.completed != rep.cfg.Streams {
-		return &balanceCheck{skipped: fmt.Sprintf("%d of %d streams did not complete", rep.cfg.Streams-rep.completed, rep.cfg.Streams)}
+	if planned := rep.cfg.planned(); rep.completed != planned {
+		return &balanceCheck{skipped: fmt.Sprintf("%d of %d requests did not complete", planned-rep.completed, planned)}
 	}
 	want := map[string]int64{}
 	for e := range before {

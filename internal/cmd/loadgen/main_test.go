@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,6 +104,119 @@ func TestRunSettlesEveryStream(t *testing.T) {
 	}
 }
 
+// TestSoakSettlesEveryRequest runs a small soak: a few streams loop over
+// hundreds of requests and dozens of accounts. Every request must complete,
+// each account must be charged exactly what the upstream reported for its
+// requests, and the soak lines must read the server at each share of the
+// finished requests.
+func TestSoakSettlesEveryRequest(t *testing.T) {
+	grpcAddr, adminAddr := startTokengate(t)
+	const requests, accounts = 200, 25
+	cfg, err := parseFlags([]string{
+		"-target", grpcAddr, "-admin", adminAddr,
+		"-requests", strconv.Itoa(requests), "-accounts", strconv.Itoa(accounts), "-streams", "12",
+		"-tokens", "3", "-chunk-interval", "0", "-ramp", "0", "-duration", "15s", "-sample-interval", "10ms",
+		"-message-timeout", "5s", // as in TestRunSettlesEveryStream: a slow scheduler is not a 504
+		"-check-balance", "-timeline",
+	}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rep, err := run(t.Context(), cfg, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + out.String())
+	if !rep.ok() {
+		t.Errorf("report not ok")
+	}
+
+	lines := parseReport(t, out.String())
+	for _, c := range []struct{ topic, key, want string }{
+		{"config", "requests", strconv.Itoa(requests)},
+		{"streams", "started", strconv.Itoa(requests)},
+		{"streams", "completed", strconv.Itoa(requests)},
+		{"streams", "failed", "0"},
+		{"status", "200", strconv.Itoa(requests)},
+		{"upstream", "called", strconv.Itoa(requests)},
+		{"upstream", "include_usage", strconv.Itoa(requests)},
+		{"upstream", "usage_chunks_to_client", "0"},
+		{"balance", "accounts", strconv.Itoa(accounts)},
+		{"balance", "mismatches", "0"},
+		{"soak", "requests", strconv.Itoa(requests)},
+		{"soak", "accounts", strconv.Itoa(accounts)},
+		{"soak", "finished", strconv.Itoa(requests)},
+		{"server_counter", `tokengate_decisions_total{outcome="admitted"}`, strconv.Itoa(requests)},
+	} {
+		if got, ok := lines[c.topic][c.key]; !ok || got != c.want {
+			t.Errorf("%s %s = %q (present %v), want %q", c.topic, c.key, got, ok, c.want)
+		}
+	}
+	// Role, 3 tokens, finish and [DONE] per request, each timed.
+	if got := lines["latency_ms phase=chunk"]["n"]; got != strconv.Itoa(requests*6) {
+		t.Errorf("chunk latencies n = %s, want %d", got, requests*6)
+	}
+	if v := number(t, lines, "soak", "requests_per_s"); v <= 0 {
+		t.Errorf("soak requests_per_s = %g, want a rate", v)
+	}
+	// Each point's sample saw at least its share finished, in order.
+	prev := 0.0
+	for _, c := range []struct {
+		key   string
+		least float64
+	}{{"at_10pct", requests / 10}, {"at_50pct", requests / 2}, {"at_90pct", requests * 9 / 10}, {"at_end", requests}} {
+		if v := number(t, lines, "soak_finished", c.key); v < c.least || v < prev || v > requests {
+			t.Errorf("soak_finished %s = %g, want in [max(%g, %g), %d]", c.key, v, c.least, prev, requests)
+		} else {
+			prev = v
+		}
+	}
+	// Every point is a sample the peak was taken over, so none exceeds it.
+	for _, g := range []struct{ soak, peak string }{
+		{"soak_rss_mib", "rss_mib"}, {"soak_heap_inuse_mib", "heap_inuse_mib"}, {"soak_goroutines", "goroutines"},
+	} {
+		peak := number(t, lines, g.peak, "peak")
+		for _, key := range []string{"at_10pct", "at_50pct", "at_90pct", "at_end", "after"} {
+			if v := number(t, lines, g.soak, key); v <= 0 || v > peak {
+				t.Errorf("%s %s = %g, want in (0, peak %g]", g.soak, key, v, peak)
+			}
+		}
+	}
+	for _, key := range []string{"growth_10pct_to_end_mib", "growth_per_request_bytes"} {
+		number(t, lines, "soak_rss_mib", key)
+	}
+	if v := number(t, lines, "soak_loadgen_heap_mib", "at_end"); v <= 0 {
+		t.Errorf("soak_loadgen_heap_mib at_end = %g, want a size", v)
+	}
+	// The timeline counts finished requests as they grow, ending with all.
+	last := int64(-1)
+	for line := range strings.Lines(out.String()) {
+		if !strings.HasPrefix(line, "sample ") {
+			continue
+		}
+		_, f, ok := strings.Cut(strings.TrimSpace(line), " finished=")
+		n, err := strconv.ParseInt(f, 10, 64)
+		if !ok || err != nil || n < last {
+			t.Fatalf("sample line %q: finished missing or below %d", line, last)
+		}
+		last = n
+	}
+	if last != requests {
+		t.Errorf("last sample saw %d requests finished, want %d", last, requests)
+	}
+}
+
+// number is a report value that must parse as a number.
+func number(t *testing.T, lines map[string]map[string]string, topic, key string) float64 {
+	t.Helper()
+	v, err := strconv.ParseFloat(lines[topic][key], 64)
+	if err != nil {
+		t.Errorf("%s %s = %q, want a number", topic, key, lines[topic][key])
+	}
+	return v
+}
+
 // parseReport splits the report's lines into topic → key → value. Latency
 // lines are keyed by topic and phase, as they repeat the topic.
 func parseReport(t *testing.T, text string) map[string]map[string]string {
@@ -145,6 +259,36 @@ func merge(a, b map[string]string) map[string]string {
 		a[k] = v
 	}
 	return a
+}
+
+// TestParseFlagsSoak checks -requests and the -duration a soak gets when
+// none is given: the cap must not be what ends a soak of 100,000 requests.
+func TestParseFlagsSoak(t *testing.T) {
+	for _, c := range []struct {
+		args     []string
+		requests int
+		duration time.Duration
+		planned  int
+		err      string
+	}{
+		{args: nil, requests: 0, duration: time.Minute, planned: 1000},
+		{args: []string{"-streams", "50"}, requests: 0, duration: time.Minute, planned: 50},
+		{args: []string{"-requests", "100000", "-accounts", "10000", "-streams", "200"}, requests: 100000, duration: 30 * time.Minute, planned: 100000},
+		{args: []string{"-requests", "500", "-duration", "3m"}, requests: 500, duration: 3 * time.Minute, planned: 500},
+		{args: []string{"-requests", "-1"}, err: "-requests: must not be negative"},
+	} {
+		cfg, err := parseFlags(c.args, &bytes.Buffer{})
+		if c.err != "" {
+			if err == nil || err.Error() != c.err {
+				t.Errorf("%q: err = %v, want %q", c.args, err, c.err)
+			}
+			continue
+		}
+		if err != nil || cfg.Requests != c.requests || cfg.Duration != c.duration || cfg.planned() != c.planned {
+			t.Errorf("%q: requests %d duration %s planned %d, err %v; want %d %s %d", c.args,
+				cfg.Requests, cfg.Duration, cfg.planned(), err, c.requests, c.duration, c.planned)
+		}
+	}
 }
 
 func TestLoopback(t *testing.T) {

@@ -28,23 +28,15 @@ const (
 	pollEvery      = 100 * time.Millisecond
 )
 
-// streamResult is what one stream left behind once Serve returned.
-type streamResult struct {
-	account string
-	res     envoysim.Result
-	up      *upstream
-	down    *downstream
-	start   time.Duration
-}
-
 // runner holds what every stream of a run shares.
 type runner struct {
-	cfg     config
-	clk     clock
-	body    []byte
-	prompt  int64
-	filters []*envoysim.Filter
-	open    atomic.Int64
+	cfg      config
+	clk      clock
+	body     []byte
+	prompt   int64
+	filters  []*envoysim.Filter
+	progress progress
+	tally    *tally
 }
 
 // run puts the configured load on the tokengate at cfg.Target, writes the
@@ -61,7 +53,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (*report, error) {
 		_, _ = rand.Read(b[:])
 		cfg.RunID = hex.EncodeToString(b[:])
 	}
-	r := &runner{cfg: cfg, body: body, prompt: promptTokens(body, model)}
+	r := &runner{cfg: cfg, body: body, prompt: promptTokens(body, model), tally: newTally(cfg.Tokens)}
 	conns, err := dial(ctx, cfg.Target, cfg.Conns)
 	defer func() {
 		for _, c := range conns {
@@ -81,7 +73,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (*report, error) {
 	}
 
 	r.clk = clock{base: time.Now()}
-	smp := newSampler(cfg.Admin, cfg.PID, r.clk, &r.open)
+	smp := newSampler(cfg.Admin, cfg.PID, r.clk, &r.progress)
 	before := smp.take(ctx)
 	if before.err != nil {
 		return nil, fmt.Errorf("loadgen: cannot sample the server before the load: %w", before.err)
@@ -94,9 +86,9 @@ func run(ctx context.Context, cfg config, out io.Writer) (*report, error) {
 		}
 	}
 
-	results, elapsed := r.load(ctx, smp)
+	elapsed := r.load(ctx, smp)
 
-	rep := newReport(cfg, len(body), r.prompt, results, elapsed)
+	rep := newReport(cfg, len(body), r.prompt, r.tally.totals(), elapsed)
 	waitSettled(ctx, smp, before)
 	after := smp.take(context.WithoutCancel(ctx))
 	rep.memory(before, smp.taken(), after)
@@ -107,38 +99,54 @@ func run(ctx context.Context, cfg config, out io.Writer) (*report, error) {
 	return rep, nil
 }
 
-// load runs the streams, ramped, until they end or -duration passes, while
-// the sampler reads the server's memory.
-func (r *runner) load(ctx context.Context, smp *sampler) ([]streamResult, time.Duration) {
+// load runs the streams, ramped, until their requests end or -duration
+// passes, while the sampler reads the server's memory. Each request is
+// counted in r.tally as it ends.
+func (r *runner) load(ctx context.Context, smp *sampler) time.Duration {
 	loadCtx, cancel := context.WithTimeout(ctx, r.cfg.Duration)
 	defer cancel()
 	var bg sync.WaitGroup
 	bg.Go(func() { smp.run(loadCtx, r.cfg.SampleInterval) })
 
-	n := r.cfg.Streams
-	results := make([]streamResult, n)
+	n := min(r.cfg.Streams, r.cfg.planned())
+	var next atomic.Int64 // the soak's next request number
+	next.Store(int64(n))
 	start := time.Now()
-	started := 0
 	var streams sync.WaitGroup
 	for i := range n {
 		due := start.Add(r.cfg.Ramp * time.Duration(i) / time.Duration(n))
 		if waitUntil(loadCtx, due) != nil {
 			break
 		}
-		started++
-		streams.Go(func() { results[i] = r.stream(loadCtx, i) })
+		streams.Go(func() {
+			// Stream i makes request i, then, in a soak, the next request
+			// not yet taken until all are, or the load phase is over.
+			for k := int64(i); k < int64(r.cfg.planned()); k = next.Add(1) - 1 {
+				r.tally.add(r.request(loadCtx, int(k)))
+				if !r.cfg.soak() || loadCtx.Err() != nil {
+					return
+				}
+			}
+		})
 	}
 	streams.Wait()
 	elapsed := time.Since(start)
 	cancel()
 	bg.Wait()
-	return results[:started], elapsed
+	if r.cfg.soak() {
+		// The flatness read-out needs a sample with every request done,
+		// which the ticker may not have taken; stopped first, it cannot
+		// add one after this.
+		smp.keep(smp.take(context.WithoutCancel(ctx)))
+	}
+	return elapsed
 }
 
-// stream runs stream i: one metered chat completion through the emulator.
-func (r *runner) stream(ctx context.Context, i int) streamResult {
-	acct := r.account(i % r.cfg.Accounts)
-	id := streamID(r.cfg.RunID, i)
+// request runs request k: one metered chat completion through the
+// emulator, charged to account k % -accounts.
+func (r *runner) request(ctx context.Context, k int) streamResult {
+	acct := r.account(k % r.cfg.Accounts)
+	id := streamID(r.cfg.RunID, k)
 	up := &upstream{clk: r.clk, id: id, tokens: r.cfg.Tokens, interval: r.cfg.ChunkInterval, prompt: r.prompt}
 	down := &downstream{clk: r.clk}
 	req := &envoysim.Request{
@@ -157,9 +165,10 @@ func (r *runner) stream(ctx context.Context, i int) streamResult {
 		Body: bytes.Clone(r.body),
 	}
 	start := r.clk.now()
-	r.open.Add(1)
-	res := r.filters[i%len(r.filters)].Serve(ctx, req, up, down)
-	r.open.Add(-1)
+	r.progress.open.Add(1)
+	res := r.filters[k%len(r.filters)].Serve(ctx, req, up, down)
+	r.progress.open.Add(-1)
+	r.progress.finished.Add(1)
 	return streamResult{account: acct, res: res, up: up, down: down, start: start}
 }
 
@@ -170,7 +179,7 @@ func (r *runner) account(k int) string {
 }
 
 func (r *runner) accounts() []string {
-	out := make([]string, min(r.cfg.Accounts, r.cfg.Streams))
+	out := make([]string, min(r.cfg.Accounts, r.cfg.planned()))
 	for k := range out {
 		out[k] = r.account(k)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,13 +20,15 @@ import (
 type sample struct {
 	at         time.Duration // since the run's clock base
 	open       int64         // streams inside Serve at that moment
+	finished   int64         // requests ended by then
 	rss        float64       // process_resident_memory_bytes
 	heapInuse  float64       // go_memstats_heap_inuse_bytes
 	stackInuse float64       // go_memstats_stack_inuse_bytes: goroutine stacks, a per-stream cost
 	goroutines float64       // go_goroutines
 	vmRSS      float64       // /proc/<pid>/status VmRSS, bytes
 	vmHWM      float64       // /proc/<pid>/status VmHWM, bytes
-	series     metricSet     // every tokengate_* series, for deltas
+	ownHeap    float64       // loadgen's own live heap objects, bytes: a soak must not grow it
+	series     metricSet     // every tokengate_* series, for deltas; dropped from the samples run keeps
 	err        error
 }
 
@@ -39,18 +42,24 @@ type sampler struct {
 	url     string
 	pid     int
 	clk     clock
-	open    *atomic.Int64
+	load    *progress
 	mu      sync.Mutex
 	samples []sample
 }
 
-func newSampler(admin string, pid int, clk clock, open *atomic.Int64) *sampler {
-	return &sampler{client: &http.Client{Timeout: 2 * time.Second}, url: "http://" + admin + "/metrics", pid: pid, clk: clk, open: open}
+// progress is where the load stands, read by the sampler at each sample.
+type progress struct {
+	open     atomic.Int64 // requests inside Serve
+	finished atomic.Int64 // requests whose Serve returned
+}
+
+func newSampler(admin string, pid int, clk clock, load *progress) *sampler {
+	return &sampler{client: &http.Client{Timeout: 2 * time.Second}, url: "http://" + admin + "/metrics", pid: pid, clk: clk, load: load}
 }
 
 // take reads the server once.
 func (s *sampler) take(ctx context.Context) sample {
-	sm := sample{at: s.clk.now(), open: s.open.Load(), rss: -1, heapInuse: -1, stackInuse: -1, goroutines: -1, vmRSS: -1, vmHWM: -1}
+	sm := sample{at: s.clk.now(), open: s.load.open.Load(), finished: s.load.finished.Load(), rss: -1, heapInuse: -1, stackInuse: -1, goroutines: -1, vmRSS: -1, vmHWM: -1}
 	set, err := s.scrape(ctx)
 	if err != nil {
 		sm.err = err
@@ -61,6 +70,7 @@ func (s *sampler) take(ctx context.Context) sample {
 		sm.stackInuse = set.get("go_memstats_stack_inuse_bytes")
 		sm.goroutines = set.get("go_goroutines")
 	}
+	sm.ownHeap = ownHeap()
 	if s.pid > 0 {
 		sm.vmRSS, sm.vmHWM, err = procStatus(s.pid)
 		if err != nil && sm.err == nil {
@@ -83,11 +93,19 @@ func (s *sampler) run(ctx context.Context, every time.Duration) {
 			if ctx.Err() != nil {
 				return // a scrape cut short is not a sample
 			}
-			s.mu.Lock()
-			s.samples = append(s.samples, sm)
-			s.mu.Unlock()
+			s.keep(sm)
 		}
 	}
+}
+
+// keep adds a sample to those reported. Its series go: only the samples
+// before and after the load are diffed, and a soak of hours would otherwise
+// hold a full scrape per second.
+func (s *sampler) keep(sm sample) {
+	sm.series = nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.samples = append(s.samples, sm)
 }
 
 func (s *sampler) taken() []sample {
@@ -167,6 +185,17 @@ func (m metricSet) get(key string) float64 {
 		return v
 	}
 	return -1
+}
+
+// ownHeap is the bytes of loadgen's own heap objects, live or not yet
+// swept, read without stopping the world.
+func ownHeap() float64 {
+	m := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(m)
+	if m[0].Value.Kind() != metrics.KindUint64 {
+		return -1
+	}
+	return float64(m[0].Value.Uint64())
 }
 
 // procStatus reads VmRSS and VmHWM (reported in kB) from /proc/<pid>/status.
