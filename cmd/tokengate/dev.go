@@ -36,7 +36,10 @@ type front struct {
 
 // newFront builds the front and binds its listeners. On failure it releases
 // what it acquired and returns one line naming the setting to change.
-func newFront(a *app, listenAddr, upstream string, log *slog.Logger) (_ *front, err error) {
+// newFront builds the dev front. envoy tunes the emulator beyond what dev
+// always sets (no route timeout, the log); its zero value is Envoy's
+// defaults, which `tokengate dev` uses.
+func newFront(a *app, listenAddr, upstream string, log *slog.Logger, envoy envoysim.Options) (_ *front, err error) {
 	// f is not the result: `return nil, err` must not clear what the
 	// deferred close needs.
 	f := &front{}
@@ -63,7 +66,8 @@ func newFront(a *app, listenAddr, upstream string, log *slog.Logger) (_ *front, 
 	}
 	// Long streams are normal for LLMs; the front behaves like a route with
 	// `timeout: 0s` (envoy-ext-proc.md E59).
-	filter := envoysim.New(extprocv3.NewExternalProcessorClient(f.conn), envoysim.Options{RouteTimeout: -1, Logger: log})
+	envoy.RouteTimeout, envoy.Logger = -1, log
+	filter := envoysim.New(extprocv3.NewExternalProcessorClient(f.conn), envoy)
 	f.http = &http.Server{Handler: envoysim.NewFront(filter, f.upstream, envoysim.FrontOptions{Logger: log}), ReadHeaderTimeout: 5 * time.Second}
 	if f.ln, err = listen("dev.listen", listenAddr); err != nil {
 		return nil, err
@@ -129,7 +133,7 @@ func runDev(ctx context.Context, cfg *Config, stdout, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	f, err := newFront(a, cfg.Dev.Listen, cfg.Dev.Upstream, log)
+	f, err := newFront(a, cfg.Dev.Listen, cfg.Dev.Upstream, log, envoysim.Options{})
 	if err != nil {
 		a.release()
 		return err

@@ -19,6 +19,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/iasolaris/tokengate/envoy/envoysim"
 	"github.com/iasolaris/tokengate/internal/fakeupstream"
 )
 
@@ -65,7 +66,10 @@ func startStack(t *testing.T, settings map[string]any) *stack {
 	if err := a.rdb.Ping(t.Context()).Err(); err != nil {
 		t.Fatalf("Redis at %s is required for this test: %v", testRedisURL(), err)
 	}
-	f, err := newFront(a, cfg.Dev.Listen, "", log)
+	// Envoy's 200 ms message timeout is for production: on a loaded test
+	// machine it turns a slow scheduler into a 504 that the SDK retries,
+	// and the retried request is rightly charged twice.
+	f, err := newFront(a, cfg.Dev.Listen, "", log, envoysim.Options{MessageTimeout: 10 * time.Second})
 	if err != nil {
 		a.release()
 		t.Fatal(err)
