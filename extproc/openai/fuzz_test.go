@@ -42,6 +42,8 @@ var requestSeeds = []string{
 	`{"model":"m","messages":[{"content":[{"text":1,"text":"ok","type":"text"}]}],"max_tokens":"x","max_tokens":7}`,
 	`{"model":"m","messages":[{"content":[{"text":1,"type":"text"}]}],"messages":[]}`,
 	`{"model":"m","messages":[],"stream_options":{"include_usage":1,"include_usage":true},"n":0,"n":3}`,
+	`{"model":"m","messages":[{"content":[{"type":"file","file":{"file_id":"f","file_data":null}},{"type":"file","file":{"file_id":1}},{"type":"x"},{}]}]}`,
+	`{"model":"m","messages":[{"content":[ {"type":"text","text":""} , {"type":"file","file":{"file_data":"data:;base64,AA=="},"file":{"file_id":"f"}} ],"content":[{"type":null}]}]}`,
 }
 
 func seedDir(f *testing.F, pattern string, each func([]byte)) {
@@ -85,6 +87,7 @@ func FuzzParseRequest(f *testing.F) {
 		}
 		checkChat(t, got, want)
 		checkExact(t, body, want)
+		checkPartsPriced(t, body, got, flags)
 		e := Edit{IncludeUsage: flags&1 != 0, CompletionCap: limit}
 		if flags&2 != 0 {
 			e.CapField = "max_completion_tokens"
@@ -99,6 +102,7 @@ func checkChat(t *testing.T, got Chat, want refChat) {
 		Model: got.Model, Stream: got.Stream, IncludeUsage: got.IncludeUsage,
 		MaxTokens: got.MaxTokens, MaxCompletionTokens: got.MaxCompletionTokens,
 		N: got.N, Messages: got.Messages, Names: got.Names, Tools: got.Tools, Images: got.Images,
+		Files: got.Files, Opaque: got.Opaque.Bytes,
 		Msgs: want.Msgs, Raw: want.Raw,
 	}
 	if !reflect.DeepEqual(gotFields, want) {
