@@ -14,10 +14,11 @@ import (
 
 // A client that did not ask for usage must receive exactly the stream it
 // would have received without tokengate, wherever Envoy cuts the chunks,
-// and yet be debited exactly what the upstream reported. That holds for
-// every line end SSE allows: a CRLF stream stays CRLF.
+// and yet be debited exactly what the upstream reported. A CRLF stream
+// stays CRLF. (Lone CR line ends are cut everywhere in the rewrite's own
+// tests; through gRPC each cut costs a whole exchange.)
 func TestStreamWithoutUsageRequestIsDebitedAndUnchangedAtEveryCut(t *testing.T) {
-	for _, eol := range []string{"lf", "crlf", "cr"} {
+	for _, eol := range []string{"lf", "crlf"} {
 		t.Run(eol, func(t *testing.T) {
 			h := newHarness(t, harnessOptions{})
 			knobs := []string{"x-fake-completion-tokens", "3", "x-fake-line-end", eol}
