@@ -13,6 +13,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 # deadline exceeded" on a loaded machine (golang/go#75804, fixed in Go 1.27).
 FUZZ      := ./extproc/sse:FuzzDecoderSplit:60000 \
              ./extproc/openai:FuzzParseRequest:30000 \
+             ./extproc:FuzzRewrite:25000 \
              ./extproc/openai:FuzzScanChunk:60000 \
              ./extproc/tokens:FuzzBound:15000 \
              ./quota/memledger:FuzzCorrectEqualsTimelyDebit:200000 \

@@ -42,18 +42,18 @@ const (
 // by the parser). Only a caller whose last known balance is close to what the
 // request could cost pays for the exact count up front.
 func (s *Server) plan(acct quota.AccountID, chat *openai.Chat, body []byte) admission {
-	framing := quota.Tokens(chat.Messages*tokensPerMessage+tokensReplyPrime) +
-		quota.Tokens(chat.Images)*s.opts.ImageTokens
+	framing := quota.Tokens(chat.Messages*tokensPerMessage + tokensReplyPrime)
+	unreadBound, unreadEstimate := s.unread(chat)
 	a := admission{
 		choices:      quota.Tokens(max(1, chat.N)),
 		requestedCap: requestedCap(chat),
-		estimate:     quota.Tokens(chat.Prompt.Estimate()) + framing,
+		estimate:     quota.Tokens(chat.Prompt.Estimate()) + framing + unreadEstimate,
 	}
 	if s.opts.Enforcement == Hard {
 		a.heldCap = s.heldCap(chat.Model, a.requestedCap)
 	}
 	a.hold = quota.Hold{
-		Prompt:            quota.Tokens(chat.Prompt.Bound()) + framing,
+		Prompt:            quota.Tokens(chat.Prompt.Bound()) + framing + unreadBound,
 		Completion:        s.completionHold(a),
 		RequireCompletion: s.opts.Enforcement == Hard,
 	}
@@ -69,7 +69,9 @@ func (s *Server) plan(acct quota.AccountID, chat *openai.Chat, body []byte) admi
 // can change the decision.
 func (s *Server) refine(a admission, chat *openai.Chat, body []byte) admission {
 	a.precise = true
-	framing := quota.Tokens(chat.Images) * s.opts.ImageTokens
+	// The BPE sees only the text: media, files and opaque parts keep their
+	// figures.
+	_, framing := s.unread(chat)
 	// A vocabulary costs megabytes of memory and milliseconds to build, so
 	// it is built only once some caller comes near its limit, in the
 	// background: building it inside Envoy's message timeout would fail the
@@ -88,6 +90,14 @@ func (s *Server) refine(a admission, chat *openai.Chat, body []byte) admission {
 	}
 	a.hold.Prompt = min(a.hold.Prompt, a.estimate)
 	return a
+}
+
+// unread is what the parts tokengate prices without tokenising add to the
+// prompt, as a bound and as an estimate: images and audio at ImageTokens,
+// uploaded files at FileTokens, the rest by their bytes (openai.Opaque).
+func (s *Server) unread(chat *openai.Chat) (bound, estimate quota.Tokens) {
+	counted := quota.Tokens(chat.Images)*s.opts.ImageTokens + quota.Tokens(chat.Files)*s.opts.FileTokens
+	return counted + quota.Tokens(chat.Opaque.Bound()), counted + quota.Tokens(chat.Opaque.Estimate())
 }
 
 // completionHold is what is held for the completion beyond the prompt. Soft

@@ -160,18 +160,3 @@ func mustServer(t *testing.T, o Options) *Server {
 func (c routeClass) String() string {
 	return [...]string{"refused", "passthrough", "metered"}[c]
 }
-
-func TestAppendDataLines(t *testing.T) {
-	tests := []struct{ prefix, json, want string }{
-		{"", `{"a":1}`, "data: {\"a\":1}\n\n"},
-		{"event: x\n", `{"a":1}`, "event: x\ndata: {\"a\":1}\n\n"},
-		{"", "{\"a\":\n1,\n\"b\":2}", "data: {\"a\":\ndata: 1,\ndata: \"b\":2}\n\n"},
-		{"keep", "", "keepdata: \n\n"},
-	}
-	for _, tt := range tests {
-		out := append([]byte(tt.prefix), tt.json...)
-		if got := string(appendDataLines(out, len(tt.prefix))); got != tt.want {
-			t.Errorf("appendDataLines(%q): got %q, want %q", tt.json, got, tt.want)
-		}
-	}
-}

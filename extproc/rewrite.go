@@ -2,7 +2,6 @@ package extproc
 
 import (
 	"bytes"
-	"slices"
 
 	"github.com/iasolaris/tokengate/extproc/openai"
 )
@@ -30,12 +29,12 @@ func (ex *exchange) rewrite(chunk []byte, last bool) (out []byte, changed bool) 
 		if !ok {
 			break
 		}
-		out, changed = ex.pass(out, ev.Start, ev.End, ev.Type, ev.Data, &pos, base, chunk, changed)
+		out, changed = ex.pass(out, ev.Start, ev.End, ev.Data, &pos, base, chunk, changed)
 	}
 	keepFrom := ex.dec.Pending()
 	if last {
 		if ev, ok := ex.dec.Close(); ok {
-			out, changed = ex.pass(out, ev.Start, ev.End, ev.Type, ev.Data, &pos, base, chunk, changed)
+			out, changed = ex.pass(out, ev.Start, ev.End, ev.Data, &pos, base, chunk, changed)
 		}
 		keepFrom = end
 	}
@@ -54,25 +53,24 @@ func (ex *exchange) rewrite(chunk []byte, last bool) (out []byte, changed bool) 
 }
 
 // pass writes one complete event, and the bytes before it since pos, to out.
-func (ex *exchange) pass(out []byte, start, stop int64, typ, data []byte, pos *int64, base int64, chunk []byte, changed bool) ([]byte, bool) {
+func (ex *exchange) pass(out []byte, start, stop int64, data []byte, pos *int64, base int64, chunk []byte, changed bool) ([]byte, bool) {
 	out = ex.appendRaw(out, *pos, start, base, chunk)
 	*pos = stop
 	switch ex.event(data) {
 	case dropEvent:
 		return out, true
 	case stripUsage:
-		// The event is re-framed in the canonical form OpenAI and LiteLLM
-		// use; only its JSON loses a member.
-		if len(typ) > 0 {
-			out = append(out, "event: "...)
-			out = append(out, typ...)
-			out = append(out, '\n')
+		// The event goes out as the upstream sent it but for the usage
+		// member's bytes: field names, comments, other fields and every
+		// line end stay, so a CRLF stream stays CRLF.
+		var buf [4]openai.Cut // the usual chunk has one
+		cuts, ok := openai.UsageCuts(buf[:0], data)
+		if !ok {
+			break
 		}
-		// Data that spanned several data: lines keeps one line per line.
 		mark := len(out)
-		out, _ = openai.StripUsage(out, data)
-		out = appendDataLines(out, mark)
-		return out, true
+		out = ex.appendRaw(out, start, stop, base, chunk)
+		return cutDataLines(out, mark, cuts), true
 	}
 	return ex.appendRaw(out, start, stop, base, chunk), changed
 }
@@ -94,29 +92,78 @@ func (ex *exchange) appendRaw(out []byte, from, to, base int64, chunk []byte) []
 	return out
 }
 
-// appendDataLines frames the stripped JSON that stands at out[mark:] as SSE
-// data lines ending the event. The JSON is moved to make room for the
-// prefixes; for the usual single-line event that is one copy within out.
-func appendDataLines(out []byte, mark int) []byte {
-	json := len(out) - mark
-	lines := 1 + bytes.Count(out[mark:], []byte("\n"))
-	const prefix = "data: "
-	out = slices.Grow(out, lines*len(prefix)+2)[:len(out)+lines*len(prefix)+2]
-	src, dst := mark+json, len(out)-2
-	out[dst], out[dst+1] = '\n', '\n'
-	// Copy backwards line by line, so the moved JSON never overwrites what
-	// is still to be copied.
-	for {
-		start := bytes.LastIndexByte(out[mark:src], '\n') + 1 + mark
-		dst -= src - start
-		copy(out[dst:], out[start:src])
-		dst -= len(prefix)
-		copy(out[dst:], prefix)
-		if start == mark {
-			return out
+// cutDataLines removes from the event that stands at out[mark:], as the
+// upstream sent it, the bytes of its data at cuts: ranges of the data the
+// decoder gave, its data lines' values joined by '\n'. Only value bytes go:
+// each line keeps its field name, the space after the colon and its own
+// line end, and no other line is touched. A cut that spans lines therefore
+// leaves one '\n' in the data per line end it spans, in the cut's place,
+// which is whitespace between JSON tokens (openai.UsageCuts). Lines are
+// split and data fields recognised exactly as the sse decoder does.
+func cutDataLines(out []byte, mark int, cuts []openai.Cut) []byte {
+	w, keep := mark, mark // out[mark:w] is done; out[keep:] is as sent
+	next := 0             // where the next data line's value starts in the data
+	for r := mark; r < len(out) && len(cuts) > 0; {
+		end := r + lineLen(out[r:])
+		if vs, ok := dataValue(out[r:end]); ok {
+			at := r + vs // the value's first byte in out
+			from, to := next, next+end-at
+			for len(cuts) > 0 && cuts[0].Start < to {
+				c := cuts[0]
+				if lo, hi := max(c.Start, from), min(c.End, to); lo < hi {
+					w += copy(out[w:], out[keep:at+lo-from])
+					keep = at + hi - from
+				}
+				if c.End > to {
+					break // it goes on in the next data line
+				}
+				cuts = cuts[1:]
+			}
+			next = to + 1 // past the '\n' that joins the next value
 		}
-		// The newline that ended the previous line.
-		src, dst = start-1, dst-1
-		out[dst] = '\n'
+		r = end + eolLen(out[end:])
 	}
+	w += copy(out[w:], out[keep:])
+	return out[:w]
+}
+
+// lineLen is the length of the line p starts with, without its line end:
+// CR, LF or CRLF, as SSE allows.
+func lineLen(p []byte) int {
+	for i, c := range p {
+		if c == '\r' || c == '\n' {
+			return i
+		}
+	}
+	return len(p)
+}
+
+// eolLen is the length of the line end p starts with: 0 at the end of the
+// stream, 2 for CRLF, else 1.
+func eolLen(p []byte) int {
+	switch {
+	case len(p) == 0:
+		return 0
+	case len(p) > 1 && p[0] == '\r' && p[1] == '\n':
+		return 2
+	}
+	return 1
+}
+
+// dataValue reports whether line is a data field and where its value
+// starts: after "data:" and one space, or at the end of a bare "data".
+func dataValue(line []byte) (int, bool) {
+	const name = "data"
+	if !bytes.HasPrefix(line, []byte(name)) {
+		return 0, false
+	}
+	switch {
+	case len(line) == len(name):
+		return len(name), true
+	case line[len(name)] != ':':
+		return 0, false
+	case len(line) > len(name)+1 && line[len(name)+1] == ' ':
+		return len(name) + 2, true
+	}
+	return len(name) + 1, true
 }

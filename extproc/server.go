@@ -75,6 +75,11 @@ type Options struct {
 	// ImageTokens is what one image part is assumed to cost in the prompt
 	// hold. Zero → 1105 (a high-detail 1024×1024 image on gpt-4o-class models).
 	ImageTokens quota.Tokens
+	// FileTokens is what one file part naming an uploaded file (file_id) is
+	// assumed to cost in the prompt hold: the file's size is not in the
+	// request. Zero → 8192 (about a dozen pages of text). Settlement charges
+	// what the upstream reports.
+	FileTokens quota.Tokens
 	// Models are the model names tokengate_tokens_total reports by name;
 	// every other model is counted as "other".
 	Models []string
@@ -110,6 +115,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.ImageTokens == 0 {
 		o.ImageTokens = 1105
+	}
+	if o.FileTokens == 0 {
+		o.FileTokens = 8192
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -14,66 +14,82 @@ import (
 
 // A client that did not ask for usage must receive exactly the stream it
 // would have received without tokengate, wherever Envoy cuts the chunks,
-// and yet be debited exactly what the upstream reported.
+// and yet be debited exactly what the upstream reported. A CRLF stream
+// stays CRLF. (Lone CR line ends are cut everywhere in the rewrite's own
+// tests; through gRPC each cut costs a whole exchange.)
 func TestStreamWithoutUsageRequestIsDebitedAndUnchangedAtEveryCut(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
-	const tokens = "3"
-	_, _, want := direct(streamBody, "x-fake-completion-tokens", tokens)
+	for _, eol := range []string{"lf", "crlf"} {
+		t.Run(eol, func(t *testing.T) {
+			h := newHarness(t, harnessOptions{})
+			knobs := []string{"x-fake-completion-tokens", "3", "x-fake-line-end", eol}
+			_, _, want := direct(streamBody, knobs...)
+			request := func() *envoysim.Request {
+				req := chatRequest(ana, streamBody)
+				for i := 0; i < len(knobs); i += 2 {
+					req.Header.Set(knobs[i], knobs[i+1])
+				}
+				return req
+			}
 
-	probe := newCutUpstream()
-	req := chatRequest(ana, streamBody)
-	req.Header.Set("x-fake-completion-tokens", tokens)
-	if res, rec := h.serve(t.Context(), req, probe); res.Status != 200 || !bytes.Equal(rec.Body(), want) {
-		t.Fatalf("status %d, client got\n%s\nwant\n%s", res.Status, rec.Body(), want)
-	}
-	h.record()
-	sent := probe.request()
-	var edited struct {
-		StreamOptions struct {
-			IncludeUsage bool `json:"include_usage"`
-		} `json:"stream_options"`
-	}
-	if err := json.Unmarshal(sent.Body, &edited); err != nil || !edited.StreamOptions.IncludeUsage {
-		t.Fatalf("upstream did not get include_usage (%v): %s", err, sent.Body)
-	}
-	if cl := sent.Header.Get("content-length"); cl != strconv.Itoa(len(sent.Body)) {
-		t.Fatalf("content-length %q for a %d-byte body", cl, len(sent.Body))
-	}
+			probe := newCutUpstream()
+			if res, rec := h.serve(t.Context(), request(), probe); res.Status != 200 || !bytes.Equal(rec.Body(), want) {
+				t.Fatalf("status %d, client got\n%q\nwant\n%q", res.Status, rec.Body(), want)
+			}
+			h.record()
+			sent := probe.request()
+			var edited struct {
+				StreamOptions struct {
+					IncludeUsage bool `json:"include_usage"`
+				} `json:"stream_options"`
+			}
+			if err := json.Unmarshal(sent.Body, &edited); err != nil || !edited.StreamOptions.IncludeUsage {
+				t.Fatalf("upstream did not get include_usage (%v): %s", err, sent.Body)
+			}
+			if cl := sent.Header.Get("content-length"); cl != strconv.Itoa(len(sent.Body)) {
+				t.Fatalf("content-length %q for a %d-byte body", cl, len(sent.Body))
+			}
+			if eol != "lf" && bytes.Contains(probe.sent, []byte("\n\n")) {
+				t.Fatalf("the upstream's stream is not %s:\n%q", eol, probe.sent)
+			}
 
-	n := len(probe.sent)
-	for c := 1; c < n; c++ {
-		up := newCutUpstream(c)
-		req := chatRequest(ana, streamBody)
-		req.Header.Set("x-fake-completion-tokens", tokens)
-		res, rec := h.serve(t.Context(), req, up)
-		if res.Status != 200 || !bytes.Equal(rec.Body(), want) {
-			t.Fatalf("cut at %d: status %d, client got\n%q\nwant\n%q", c, res.Status, rec.Body(), want)
-		}
-		r := h.record()
-		u := up.usage()
-		if r.Estimated || r.Usage != (quota.Usage{Prompt: quota.Tokens(u.PromptTokens), Completion: quota.Tokens(u.CompletionTokens)}) {
-			t.Fatalf("cut at %d: settled %+v (estimated %v), upstream reported %+v", c, r.Usage, r.Estimated, u)
-		}
+			n := len(probe.sent)
+			for c := 1; c < n; c++ {
+				up := newCutUpstream(c)
+				res, rec := h.serve(t.Context(), request(), up)
+				if res.Status != 200 || !bytes.Equal(rec.Body(), want) {
+					t.Fatalf("cut at %d: status %d, client got\n%q\nwant\n%q", c, res.Status, rec.Body(), want)
+				}
+				r := h.record()
+				u := up.usage()
+				if r.Estimated || r.Usage != (quota.Usage{Prompt: quota.Tokens(u.PromptTokens), Completion: quota.Tokens(u.CompletionTokens)}) {
+					t.Fatalf("cut at %d: settled %+v (estimated %v), upstream reported %+v", c, r.Usage, r.Estimated, u)
+				}
+			}
+		})
 	}
 }
 
 // Many small chunks: events straddle several chunks, and some chunks hold
-// nothing but the middle of an event.
+// nothing but the middle of an event, or half of a CRLF.
 func TestStreamInSmallChunks(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
-	_, _, want := direct(streamBody)
-	for _, size := range []int{1, 2, 7, 64, 333} {
-		var cuts []int
-		for c := size; c < 16<<10; c += size {
-			cuts = append(cuts, c)
-		}
-		up := newCutUpstream(cuts...)
-		res, rec := h.serve(t.Context(), chatRequest(ana, streamBody), up)
-		if res.Status != 200 || !bytes.Equal(rec.Body(), want) {
-			t.Fatalf("chunks of %d: status %d, client got\n%q\nwant\n%q", size, res.Status, rec.Body(), want)
-		}
-		if r := h.record(); r.Estimated || r.Usage.Completion != quota.Tokens(up.usage().CompletionTokens) {
-			t.Fatalf("chunks of %d: settled %+v", size, r)
+	for _, eol := range []string{"lf", "crlf", "cr"} {
+		_, _, want := direct(streamBody, "x-fake-line-end", eol)
+		for _, size := range []int{1, 2, 3, 7, 64, 333} {
+			var cuts []int
+			for c := size; c < 16<<10; c += size {
+				cuts = append(cuts, c)
+			}
+			up := newCutUpstream(cuts...)
+			req := chatRequest(ana, streamBody)
+			req.Header.Set("x-fake-line-end", eol)
+			res, rec := h.serve(t.Context(), req, up)
+			if res.Status != 200 || !bytes.Equal(rec.Body(), want) {
+				t.Fatalf("%s in chunks of %d: status %d, client got\n%q\nwant\n%q", eol, size, res.Status, rec.Body(), want)
+			}
+			if r := h.record(); r.Estimated || r.Usage.Completion != quota.Tokens(up.usage().CompletionTokens) {
+				t.Fatalf("%s in chunks of %d: settled %+v", eol, size, r)
+			}
 		}
 	}
 }

@@ -2,6 +2,7 @@ package openai
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -18,6 +19,23 @@ func mustRead(tb testing.TB, path string) []byte {
 // prompt and seven turns of pt-BR history with markdown and a code block.
 func BenchmarkParseChat4KB(b *testing.B) {
 	body := mustRead(b, "testdata/requests/librechat_4kb.json")
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := ParseChat(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseChatFile1MB parses a request carrying a 1 MB PDF as a
+// base64 file part, priced by its size: the scanner only validates those
+// bytes.
+func BenchmarkParseChatFile1MB(b *testing.B) {
+	data := strings.Repeat("JVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBS", 1<<20/56*4/3)
+	body := []byte(`{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":[` +
+		`{"type":"text","text":"Resuma o relatório anexo em cinco tópicos."},` +
+		`{"type":"file","file":{"filename":"relatorio.pdf","file_data":"data:application/pdf;base64,` + data + `"}}]}]}`)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {

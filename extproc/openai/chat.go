@@ -36,6 +36,13 @@ type Chat struct {
 	Names                          int  // messages with a non-empty name, for tokens.ChatOverhead
 	Tools                          bool // tools, functions or response_format define something, for tokens.ChatOverhead
 	Images                         int  // image_url and input_audio parts: counted, not tokenised
+	// Files are file parts naming an uploaded file by file_id: counted, not
+	// tokenised, since the file's size is not in the request.
+	Files int
+	// Opaque are the parts priced by their size: file data, unknown types,
+	// parts without text (see Opaque). Every content part is in Prompt,
+	// Images, Files or Opaque, so none is free.
+	Opaque Opaque
 	// Prompt is all prompt-bearing text, each string a text of its own
 	// joined with tokens.Text.Merge as tokens.ChatOverhead expects: per
 	// message, in body order, its role, name, content string or text and

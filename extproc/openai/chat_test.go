@@ -22,6 +22,29 @@ func rawOf(t *testing.T, body []byte, name string) string {
 	return ""
 }
 
+// partBytes is the raw size of the fixture's content parts pis of message
+// mi, as Opaque counts them.
+func partBytes(t *testing.T, file string, mi int, pis ...int) Opaque {
+	t.Helper()
+	var req struct {
+		Messages []struct {
+			Content json.RawMessage
+		}
+	}
+	var parts []json.RawMessage
+	if err := json.Unmarshal(mustRead(t, filepath.Join("testdata/requests", file)), &req); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(req.Messages[mi].Content, &parts); err != nil {
+		t.Fatal(err)
+	}
+	var o Opaque
+	for _, pi := range pis {
+		o.Bytes += int64(len(parts[pi]))
+	}
+	return o
+}
+
 func TestParseChatFixtures(t *testing.T) {
 	tests := []struct {
 		file   string
@@ -109,6 +132,41 @@ func TestParseChatFixtures(t *testing.T) {
 					"user", "Please try again.",
 					rawOf(t, body, "response_format"),
 				}
+			},
+		},
+		{
+			file: "openai_file_pdf.json",
+			want: Chat{Model: "gpt-4o", N: 1, Messages: 1, Opaque: partBytes(t, "openai_file_pdf.json", 0, 0)},
+			pieces: func([]byte) []string {
+				return []string{"user", "Qual foi a receita do trimestre?"}
+			},
+		},
+		{
+			file: "openai_file_id.json",
+			want: Chat{Model: "gpt-4.1-mini", N: 1, Messages: 1, Files: 1, MaxCompletionTokens: Cap{800, true}},
+			pieces: func([]byte) []string {
+				return []string{"user", "Summarise the attached contract in five bullet points."}
+			},
+		},
+		{
+			file: "librechat_files.json",
+			want: Chat{Model: "gpt-4o", Stream: true, IncludeUsage: true, N: 1, Messages: 4, Images: 1, Opaque: partBytes(t, "librechat_files.json", 1, 1)},
+			pieces: func([]byte) []string {
+				return []string{
+					"system", "Você é um assistente que responde em português do Brasil.",
+					"user", "Leia o relatório anexo.",
+					"assistant", "O relatório mostra receita de 4,2 milhões e custos de 3,1 milhões no trimestre.",
+					"user", "E esta imagem do painel, confere com o relatório?",
+				}
+			},
+		},
+		{
+			// input_file, document, audio_url, a part without a type and an
+			// empty text part: each is priced by its bytes.
+			file: "unknown_parts.json",
+			want: Chat{Model: "claude-sonnet-4-5", N: 1, Messages: 1, MaxTokens: Cap{1024, true}, Opaque: partBytes(t, "unknown_parts.json", 0, 0, 1, 2, 3, 4)},
+			pieces: func([]byte) []string {
+				return []string{"user", "", "Compare os três anexos."}
 			},
 		},
 		{
@@ -285,9 +343,11 @@ func TestParseChatEscapesInNames(t *testing.T) {
 }
 
 func TestParseChatAllocs(t *testing.T) {
-	body := mustRead(t, "testdata/requests/librechat_4kb.json")
-	// The model string.
-	if n := testing.AllocsPerRun(100, func() { _, _ = ParseChat(body) }); n > 1 {
-		t.Errorf("ParseChat allocates %v times, want at most 1", n)
+	for _, f := range []string{"librechat_4kb.json", "librechat_files.json", "unknown_parts.json"} {
+		body := mustRead(t, filepath.Join("testdata/requests", f))
+		// The model string.
+		if n := testing.AllocsPerRun(100, func() { _, _ = ParseChat(body) }); n > 1 {
+			t.Errorf("ParseChat(%s) allocates %v times, want at most 1", f, n)
+		}
 	}
 }

@@ -42,6 +42,8 @@ var requestSeeds = []string{
 	`{"model":"m","messages":[{"content":[{"text":1,"text":"ok","type":"text"}]}],"max_tokens":"x","max_tokens":7}`,
 	`{"model":"m","messages":[{"content":[{"text":1,"type":"text"}]}],"messages":[]}`,
 	`{"model":"m","messages":[],"stream_options":{"include_usage":1,"include_usage":true},"n":0,"n":3}`,
+	`{"model":"m","messages":[{"content":[{"type":"file","file":{"file_id":"f","file_data":null}},{"type":"file","file":{"file_id":1}},{"type":"x"},{}]}]}`,
+	`{"model":"m","messages":[{"content":[ {"type":"text","text":""} , {"type":"file","file":{"file_data":"data:;base64,AA=="},"file":{"file_id":"f"}} ],"content":[{"type":null}]}]}`,
 }
 
 func seedDir(f *testing.F, pattern string, each func([]byte)) {
@@ -85,6 +87,7 @@ func FuzzParseRequest(f *testing.F) {
 		}
 		checkChat(t, got, want)
 		checkExact(t, body, want)
+		checkPartsPriced(t, body, got, flags)
 		e := Edit{IncludeUsage: flags&1 != 0, CompletionCap: limit}
 		if flags&2 != 0 {
 			e.CapField = "max_completion_tokens"
@@ -99,6 +102,7 @@ func checkChat(t *testing.T, got Chat, want refChat) {
 		Model: got.Model, Stream: got.Stream, IncludeUsage: got.IncludeUsage,
 		MaxTokens: got.MaxTokens, MaxCompletionTokens: got.MaxCompletionTokens,
 		N: got.N, Messages: got.Messages, Names: got.Names, Tools: got.Tools, Images: got.Images,
+		Files: got.Files, Opaque: got.Opaque.Bytes,
 		Msgs: want.Msgs, Raw: want.Raw,
 	}
 	if !reflect.DeepEqual(gotFields, want) {
@@ -232,6 +236,7 @@ func FuzzScanChunk(f *testing.F) {
 			checkChunk(t, got, want)
 		}
 		checkChunkInto(t, data, got, want.Pieces, err)
+		checkUsageCuts(t, data, ok)
 		prefix := []byte("data: ")
 		out, stripped := StripNullUsage(prefix, data)
 		if !bytes.HasPrefix(out, prefix) {
@@ -262,6 +267,46 @@ func FuzzScanChunk(f *testing.F) {
 		want.NullUsage = false
 		checkChunk(t, after, want)
 	})
+}
+
+// checkUsageCuts asserts that UsageCuts finds the usage members of a valid
+// object, and that whitespace in place of each cut, which is what an SSE
+// event's data keeps where a cut spans its lines, leaves the object without
+// them and otherwise the same.
+func checkUsageCuts(t *testing.T, data []byte, valid bool) {
+	t.Helper()
+	cuts, ok := UsageCuts([]Cut{{-1, -1}}, data)
+	if len(cuts) == 0 || cuts[0] != (Cut{-1, -1}) {
+		t.Fatalf("UsageCuts lost dst's contents: %v", cuts)
+	}
+	cuts = cuts[1:]
+	hasUsage := false
+	if valid {
+		if obj, isObj := decodeAny(t, data).(map[string]any); isObj {
+			_, hasUsage = obj["usage"]
+		}
+	}
+	if ok != hasUsage || ok != (len(cuts) > 0) {
+		t.Fatalf("UsageCuts(%q) = %v, %v; valid %v, has usage %v", data, cuts, ok, valid, hasUsage)
+	}
+	if !ok {
+		return
+	}
+	var spaced []byte
+	from := 0
+	for _, c := range cuts {
+		if c.Start < from || c.End < c.Start || c.End > len(data) {
+			t.Fatalf("UsageCuts(%q) = %v: not in order within data", data, cuts)
+		}
+		spaced = append(append(spaced, data[from:c.Start]...), "\n \r\n"...)
+		from = c.End
+	}
+	spaced = append(spaced, data[from:]...)
+	want := decodeAny(t, data).(map[string]any)
+	delete(want, "usage")
+	if !json.Valid(spaced) || !reflect.DeepEqual(decodeAny(t, spaced), any(want)) {
+		t.Fatalf("UsageCuts(%q) = %v: with whitespace in their place %q, want the object minus usage", data, cuts, spaced)
+	}
 }
 
 func checkChunk(t *testing.T, got Chunk, want refChunk) {

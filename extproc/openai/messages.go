@@ -18,7 +18,7 @@ const (
 func (p *chatParser) messages() error {
 	s := &p.scanner
 	p.msgs = tokens.Text{}
-	p.c.Messages, p.c.Images, p.c.Names = 0, 0, 0
+	p.c.Messages, p.c.Images, p.c.Names, p.c.Files, p.c.Opaque = 0, 0, 0, 0, Opaque{}
 	p.haveMessages = false
 	switch null, err := s.isNull(); {
 	case err != nil || null:
@@ -63,12 +63,12 @@ const (
 // be read in two passes.
 func (p *chatParser) message(mi int) error {
 	s := &p.scanner
-	start, msgs, images := s.pos, p.msgs, p.c.Images
+	start, msgs, images, files, opaque := s.pos, p.msgs, p.c.Images, p.c.Files, p.c.Opaque
 	retry, err := p.messageOnce(mi)
 	if !retry {
 		return err
 	}
-	s.pos, p.msgs, p.c.Images, p.named = start, msgs, images, false
+	s.pos, p.msgs, p.c.Images, p.c.Files, p.c.Opaque, p.named = start, msgs, images, files, opaque, false
 	return p.messageTwice(mi)
 }
 
@@ -210,114 +210,6 @@ func (p *chatParser) mergePiece(depth int, l loc) (int, error) {
 		p.msgs.Merge(p.piece)
 	}
 	return size, err
-}
-
-// parts reads a content array.
-func (p *chatParser) parts(mi int) error {
-	s := &p.scanner
-	more, err := s.enterArray(depthMessage + 1)
-	for pi := 0; more && err == nil; pi++ {
-		if s.peek() != '{' {
-			return s.wrongType(depthMessage+1, loc{kind: locPart, mi: mi, sub: pi}, "an object")
-		}
-		if err = p.part(mi, pi); err != nil {
-			return err
-		}
-		more, err = s.next(']')
-	}
-	return err
-}
-
-// Content part members read.
-const (
-	partType = iota
-	partText
-	partRefusal
-	partKeys
-)
-
-// part reads one content part. Its text is held until the part ends
-// because "type" may come after it.
-func (p *chatParser) part(mi, pi int) error {
-	s := &p.scanner
-	var text, refusal tokens.Text
-	var hasText, hasRefusal bool
-	kind := partOther
-	var held [partKeys]error
-	more, err := s.enterObject(depthPart)
-	for more && err == nil {
-		var key []byte
-		if key, err = s.key(); err != nil {
-			return err
-		}
-		start := s.pos
-		switch string(key) {
-		case "type":
-			kind = partOther
-			switch s.peek() {
-			case '"':
-				var typ []byte
-				typ, err = s.name()
-				kind = partKindOf(typ)
-			case 'n':
-				err = s.literal("null")
-			default:
-				err = s.wrongType(depthPart, loc{kind: locPart, mi: mi, sub: pi, leaf: ".type"}, "a string")
-			}
-			err = s.settle(err, start, depthPart, &held[partType])
-		case "text":
-			hasText, _, err = s.text(true, depthPart, loc{kind: locPart, mi: mi, sub: pi, leaf: ".text"})
-			text = s.piece
-			err = s.settle(err, start, depthPart, &held[partText])
-		case "refusal":
-			hasRefusal, _, err = s.text(true, depthPart, loc{kind: locPart, mi: mi, sub: pi, leaf: ".refusal"})
-			refusal = s.piece
-			err = s.settle(err, start, depthPart, &held[partRefusal])
-		default:
-			err = s.skipValue(depthPart)
-		}
-		if err != nil {
-			return err
-		}
-		more, err = s.next('}')
-	}
-	if err != nil {
-		return err
-	}
-	if err := firstHeld(held[:]); err != nil {
-		return err
-	}
-	switch {
-	case kind == partIsText && hasText:
-		p.msgs.Merge(text)
-	case kind == partIsRefusal && hasRefusal:
-		p.msgs.Merge(refusal)
-	case kind == partIsMedia:
-		p.c.Images++
-	}
-	return nil
-}
-
-// partKind is what a content part's type makes of it.
-type partKind uint8
-
-const (
-	partOther partKind = iota
-	partIsText
-	partIsRefusal
-	partIsMedia // image_url, input_audio: counted, not tokenised
-)
-
-func partKindOf(typ []byte) partKind {
-	switch string(typ) {
-	case "text":
-		return partIsText
-	case "refusal":
-		return partIsRefusal
-	case "image_url", "input_audio":
-		return partIsMedia
-	}
-	return partOther
 }
 
 // toolCalls reads an assistant message's tool_calls: each call's function

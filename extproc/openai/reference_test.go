@@ -132,6 +132,8 @@ type refChat struct {
 	Stream, IncludeUsage           bool
 	MaxTokens, MaxCompletionTokens Cap
 	N, Messages, Names, Images     int
+	Files                          int
+	Opaque                         int64 // raw bytes of the parts priced by size
 	Tools                          bool
 	Msgs                           []refMsg
 	Raw                            []string // raw tools, functions, response_format
@@ -189,7 +191,7 @@ func refParseChat(body []byte) (refChat, bool) {
 		if e[0] != '{' {
 			return refChat{}, false
 		}
-		m, images, ok := refMessage(e)
+		m, ok := refMessage(e, &r)
 		if !ok {
 			return refChat{}, false
 		}
@@ -198,7 +200,6 @@ func refParseChat(body []byte) (refChat, bool) {
 		if m.Name != "" {
 			r.Names++
 		}
-		r.Images += images
 	}
 	for _, k := range []string{"tools", "functions", "response_format"} {
 		open := byte('[')
@@ -217,7 +218,8 @@ func refParseChat(body []byte) (refChat, bool) {
 	return r, true
 }
 
-func refMessage(obj []byte) (m refMsg, images int, ok bool) {
+// refMessage reads one message, counting its parts into r.
+func refMessage(obj []byte, r *refChat) (m refMsg, ok bool) {
 	m.RoleAt, m.NameAt = -1, -1
 	add := func(raw []byte) bool {
 		s, present, ok := str(raw)
@@ -232,7 +234,7 @@ func refMessage(obj []byte) (m refMsg, images int, ok bool) {
 		case "role":
 			var present bool
 			if m.Role, present, ok = str(v); !ok {
-				return refMsg{}, 0, false
+				return refMsg{}, false
 			}
 			if present {
 				m.RoleAt = len(m.Pieces)
@@ -241,7 +243,7 @@ func refMessage(obj []byte) (m refMsg, images int, ok bool) {
 		case "name":
 			var present bool
 			if m.Name, present, ok = str(v); !ok {
-				return refMsg{}, 0, false
+				return refMsg{}, false
 			}
 			if present {
 				m.NameAt = len(m.Pieces)
@@ -249,7 +251,7 @@ func refMessage(obj []byte) (m refMsg, images int, ok bool) {
 			}
 		case "refusal":
 			if !add(v) {
-				return refMsg{}, 0, false
+				return refMsg{}, false
 			}
 		case "content":
 			switch v[0] {
@@ -258,53 +260,83 @@ func refMessage(obj []byte) (m refMsg, images int, ok bool) {
 			case '[':
 				for _, e := range elements(v) {
 					if e[0] != '{' {
-						return refMsg{}, 0, false
+						return refMsg{}, false
 					}
-					part := object(e)
-					typ, _, ok1 := str(part["type"])
-					text, hasText, ok2 := str(part["text"])
-					refusal, hasRefusal, ok3 := str(part["refusal"])
-					if !ok1 || !ok2 || !ok3 {
-						return refMsg{}, 0, false
+					piece, present, ok := refPart(e, r)
+					if !ok {
+						return refMsg{}, false
 					}
-					switch {
-					case typ == "text" && hasText:
-						m.Pieces = append(m.Pieces, text)
-					case typ == "refusal" && hasRefusal:
-						m.Pieces = append(m.Pieces, refusal)
-					case typ == "image_url" || typ == "input_audio":
-						images++
+					if present {
+						m.Pieces = append(m.Pieces, piece)
 					}
 				}
 			default:
-				return refMsg{}, 0, false
+				return refMsg{}, false
 			}
 		case "tool_calls":
 			if string(v) == "null" {
 				break
 			}
 			if v[0] != '[' {
-				return refMsg{}, 0, false
+				return refMsg{}, false
 			}
 			for _, e := range elements(v) {
 				if e[0] != '{' {
-					return refMsg{}, 0, false
+					return refMsg{}, false
 				}
 				fn, ok := refFunction(object(e)["function"])
 				if !ok {
-					return refMsg{}, 0, false
+					return refMsg{}, false
 				}
 				m.Pieces = append(m.Pieces, fn...)
 			}
 		case "function_call":
 			fn, ok := refFunction(v)
 			if !ok {
-				return refMsg{}, 0, false
+				return refMsg{}, false
 			}
 			m.Pieces = append(m.Pieces, fn...)
 		}
 	}
-	return m, images, true
+	return m, true
+}
+
+// refPart reads one content part: its text piece if it has one, else what
+// counts it in r. Whatever the part, it is priced: a non-empty piece, an
+// image, a file named by id, or its bytes.
+func refPart(e []byte, r *refChat) (piece string, present, ok bool) {
+	part := object(e)
+	typ, _, ok1 := str(part["type"])
+	text, hasText, ok2 := str(part["text"])
+	refusal, hasRefusal, ok3 := str(part["refusal"])
+	if !ok1 || !ok2 || !ok3 {
+		return "", false, false
+	}
+	priced := false
+	switch typ {
+	case "text":
+		piece, present, priced = text, hasText, text != ""
+	case "refusal":
+		piece, present, priced = refusal, hasRefusal, refusal != ""
+	case "image_url", "input_audio":
+		r.Images++
+		priced = true
+	case "file":
+		var id, data bool
+		if f := part["file"]; f != nil && f[0] == '{' {
+			fo := object(f)
+			id = fo["file_id"] != nil && fo["file_id"][0] == '"'
+			data = fo["file_data"] != nil && string(fo["file_data"]) != "null"
+		}
+		if id {
+			r.Files++
+			priced = !data
+		}
+	}
+	if !priced {
+		r.Opaque += int64(len(e))
+	}
+	return piece, present, true
 }
 
 // refFunction reads a request's {name, arguments} object, null or absent.

@@ -7,28 +7,54 @@ package openai
 // whether it did; invalid JSON is appended unchanged. With room in dst it
 // does not allocate.
 func StripNullUsage(dst, data []byte) ([]byte, bool) {
-	return stripUsage(dst, data, true)
+	return strip(dst, data, true)
 }
 
 // StripUsage is StripNullUsage for any usage value: it removes the top-level
 // usage members of a chunk that carries content as well as the usage a
 // client did not ask for (LiteLLM's last content or finish chunk may).
 func StripUsage(dst, data []byte) ([]byte, bool) {
-	return stripUsage(dst, data, false)
+	return strip(dst, data, false)
 }
 
-func stripUsage(dst, data []byte, onlyNull bool) ([]byte, bool) {
+// Cut is a byte range [Start, End) of a chunk that stripping removes.
+type Cut struct{ Start, End int }
+
+// UsageCuts appends to dst, in order, the byte ranges of data that
+// StripUsage removes, and reports whether there are any. It is for a caller
+// that holds data framed in some other way, as an SSE event's data lines,
+// and removes the same bytes from its framing. Each cut runs from the end
+// of one JSON token to the start of another (or to the end of the usage
+// value), so whitespace left in a cut's place keeps the JSON's meaning.
+func UsageCuts(dst []Cut, data []byte) ([]Cut, bool) {
+	return usageCuts(dst, data, false)
+}
+
+func strip(dst, data []byte, onlyNull bool) ([]byte, bool) {
+	var buf [4]Cut // the usual chunk has one
+	cuts, ok := usageCuts(buf[:0], data, onlyNull)
+	if !ok {
+		return append(dst, data...), false
+	}
+	from := 0
+	for _, c := range cuts {
+		dst = append(dst, data[from:c.Start]...)
+		from = c.End
+	}
+	return append(dst, data[from:]...), true
+}
+
+// usageCuts finds, in one pass that also validates data, the ranges to cut:
+// a run of usage members at the start up to the next key, any other usage
+// member from the end of the value before it.
+func usageCuts(dst []Cut, data []byte, onlyNull bool) ([]Cut, bool) {
 	s := scanner{data: data}
 	s.ws()
 	open := s.pos
 	if s.peek() != '{' {
-		return append(dst, data...), false
+		return dst, false
 	}
-	// One pass validates and finds the byte ranges to cut: a run of usage
-	// members at the start up to the next key, any other usage member from
-	// the end of the value before it. The usual chunk has one.
-	var cuts [4]span
-	n := 0          // cuts, possibly more than fit
+	first := len(dst)
 	leading := true // every member so far is a usage member
 	null := false
 	prevEnd := open + 1
@@ -47,63 +73,23 @@ func stripUsage(dst, data []byte, onlyNull bool) ([]byte, bool) {
 			break
 		}
 		switch {
-		case usage && leading && n == 0:
-			cuts[0], n = span{keyAt, s.pos}, 1
+		case usage && leading && len(dst) == first:
+			dst = append(dst, Cut{keyAt, s.pos})
 		case usage && leading:
-			cuts[0].end = s.pos
+			dst[first].End = s.pos
 		case usage:
-			if n < len(cuts) {
-				cuts[n] = span{prevEnd, s.pos}
-			}
-			n++
+			dst = append(dst, Cut{prevEnd, s.pos})
 		case leading:
 			leading = false
-			if n > 0 {
-				cuts[0].end = keyAt // the comma after the run goes too
+			if len(dst) > first {
+				dst[first].End = keyAt // the comma after the run goes too
 			}
 		}
 		prevEnd = s.pos
 		more, err = s.next('}')
 	}
-	if err != nil || s.end() != nil || n == 0 || (onlyNull && !null) {
-		return append(dst, data...), false
+	if err != nil || s.end() != nil || len(dst) == first || (onlyNull && !null) {
+		return dst[:first], false
 	}
-	if n > len(cuts) {
-		return stripTwice(dst, data, open), true
-	}
-	from := 0
-	for _, c := range cuts[:n] {
-		dst = append(dst, data[from:c.start]...)
-		from = c.end
-	}
-	return append(dst, data[from:]...), true
-}
-
-// stripTwice is StripNullUsage for an object with more usage members than it
-// keeps cuts for: a second pass over the now valid data copies every other
-// member with the separator that preceded it.
-func stripTwice(dst, data []byte, open int) []byte {
-	s := scanner{data: data, pos: open}
-	dst = append(dst, data[:open+1]...)
-	more, _ := s.enterObject(1)
-	sep := open + 1 // start of the text between the previous member and this key
-	wrote := false
-	for first := true; first || more; first = false {
-		keyAt := s.pos
-		key, _ := s.key()
-		drop := string(key) == "usage"
-		_ = s.skipValue(1)
-		end := s.pos
-		if !drop {
-			if wrote || first {
-				dst = append(dst, data[sep:end]...)
-			} else {
-				dst = append(dst, data[keyAt:end]...)
-			}
-			wrote = true
-		}
-		sep = end
-		more, _ = s.next('}')
-	}
-	return append(dst, data[sep:]...)
+	return dst, true
 }

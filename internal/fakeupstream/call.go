@@ -76,7 +76,24 @@ func readKnobs(h http.Header) (knobs, *apiError) {
 		}
 		*f.dst = n
 	}
+	if _, ok := lineEnd(h); !ok {
+		return k, badRequest(fmt.Sprintf("Invalid header x-fake-line-end: %q, want lf, crlf or cr.", h.Get("x-fake-line-end")), "", "")
+	}
 	return k, nil
+}
+
+// lineEnd is the line end x-fake-line-end asks streamed events to use (LF
+// when unset), and whether the header's value is one SSE allows.
+func lineEnd(h http.Header) (string, bool) {
+	switch h.Get("x-fake-line-end") {
+	case "", "lf":
+		return "\n", true
+	case "crlf":
+		return "\r\n", true
+	case "cr":
+		return "\r", true
+	}
+	return "\n", false
 }
 
 // resolve turns the counts the request allows into the plan's usage: header

@@ -202,6 +202,30 @@ func TestChatStreamUsageIsTheOnlyDifference(t *testing.T) {
 	}
 }
 
+// x-fake-line-end changes every line end of a stream and nothing else, in
+// both APIs.
+func TestStreamLineEnds(t *testing.T) {
+	_, ts := start(t, Options{})
+	for _, c := range []struct{ path, body string }{
+		{"/v1/chat/completions", withFields(`"stream":true,"stream_options":{"include_usage":true},"max_tokens":5`)},
+		{"/v1/messages", haikuWith(`"max_tokens":5,"stream":true`)},
+	} {
+		lf := post(t, ts, c.path, c.body)
+		if lf.status != 200 || !strings.HasSuffix(string(lf.body), "\n\n") {
+			t.Fatalf("%s: status %d, body %q", c.path, lf.status, tail(lf.body))
+		}
+		if again := post(t, ts, c.path, c.body, "x-fake-line-end: lf"); string(again.body) != string(lf.body) {
+			t.Errorf("%s: lf is not the default", c.path)
+		}
+		for knob, eol := range map[string]string{"crlf": "\r\n", "cr": "\r"} {
+			got := post(t, ts, c.path, c.body, "x-fake-line-end: "+knob)
+			if want := strings.ReplaceAll(string(lf.body), "\n", eol); string(got.body) != want {
+				t.Errorf("%s with %s:\n%q\nwant\n%q", c.path, knob, got.body, want)
+			}
+		}
+	}
+}
+
 // A stream cut by x-fake-cut-after stops after N content chunks with no
 // finish, no usage and no [DONE], and the client sees a truncated body.
 func TestChatStreamCut(t *testing.T) {

@@ -79,6 +79,8 @@ func TestChatErrors(t *testing.T) {
 			want: openAIErr{Message: "The 'stream_options' parameter is only allowed when 'stream' is enabled.", Type: "invalid_request_error", Param: strp("stream_options")}},
 		{name: "malformed knob", body: `{"model":"gpt-4o-mini",` + user + `}`, headers: []string{"x-fake-completion-tokens: many"}, status: 400,
 			want: openAIErr{Message: `Invalid header x-fake-completion-tokens: "many"`, Type: "invalid_request_error"}},
+		{name: "malformed line end", body: `{"model":"gpt-4o-mini",` + user + `,"stream":true}`, headers: []string{"x-fake-line-end: windows"}, status: 400,
+			want: openAIErr{Message: `Invalid header x-fake-line-end: "windows"`, Type: "invalid_request_error"}},
 		{name: "forced 429", body: `{"model":"gpt-4o-mini",` + user + `}`, headers: []string{"x-fake-status: 429"}, status: 429,
 			want: openAIErr{Message: "Rate limit reached for requests.", Type: "requests", Code: strp("rate_limit_exceeded")}},
 		{name: "forced 500 ignores the body", body: `not json`, headers: []string{"x-fake-status: 500"}, status: 500,

@@ -31,6 +31,7 @@ type eventWriter struct {
 	w     http.ResponseWriter
 	rc    *http.ResponseController
 	delay time.Duration
+	eol   string // every line's end: LF, or what x-fake-line-end asked for
 	sent  int
 }
 
@@ -41,11 +42,12 @@ func startEvents(r *http.Request, w http.ResponseWriter, opts *Options, idHeader
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set(idHeader, requestID)
 	w.WriteHeader(http.StatusOK)
-	return &eventWriter{ctx: r.Context(), w: w, rc: http.NewResponseController(w), delay: opts.ChunkDelay}
+	eol, _ := lineEnd(r.Header) // readKnobs has refused any other value
+	return &eventWriter{ctx: r.Context(), w: w, rc: http.NewResponseController(w), delay: opts.ChunkDelay, eol: eol}
 }
 
 // send writes one event, framed as "event: name\n" (when name is set) and
-// "data: payload\n\n".
+// "data: payload\n\n", with e.eol for each "\n".
 func (e *eventWriter) send(name string, payload []byte) error {
 	if e.sent > 0 {
 		if err := pause(e.ctx, e.delay); err != nil {
@@ -54,11 +56,11 @@ func (e *eventWriter) send(name string, payload []byte) error {
 	} else if err := e.ctx.Err(); err != nil {
 		return err
 	}
-	frame := make([]byte, 0, len(name)+len(payload)+16)
+	frame := make([]byte, 0, len(name)+len(payload)+20)
 	if name != "" {
-		frame = append(append(append(frame, "event: "...), name...), '\n')
+		frame = append(append(append(frame, "event: "...), name...), e.eol...)
 	}
-	frame = append(append(append(frame, "data: "...), payload...), "\n\n"...)
+	frame = append(append(append(append(frame, "data: "...), payload...), e.eol...), e.eol...)
 	if _, err := e.w.Write(frame); err != nil {
 		return fmt.Errorf("fakeupstream: write event: %w", err)
 	}

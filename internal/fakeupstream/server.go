@@ -30,6 +30,8 @@
 //	x-fake-cut-after: N          stream N content tokens, then drop the connection: no finish,
 //	                             no usage, no [DONE] (N above the completion: no cut).
 //	                             Non-streamed: send half the body, then drop.
+//	x-fake-line-end: E           end every line of a stream with E: lf (the default), crlf or cr,
+//	                             as SSE allows and some servers and proxies send.
 package fakeupstream
 
 import (
