@@ -113,6 +113,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (_ *app, err err
 		Enforcement:           enforcement,
 		CompletionAllowance:   quota.Tokens(cfg.Quota.CompletionAllowance),
 		DefaultCompletionCap:  quota.Tokens(cfg.Quota.DefaultCompletionCap),
+		FileTokens:            quota.Tokens(cfg.Quota.FileTokens),
 		PhaseTimeout:          cfg.Quota.PhaseTimeout,
 		FailClosed:            cfg.Quota.FailMode == "closed",
 		UpstreamAuthorization: cfg.Upstream.Authorization,

@@ -43,6 +43,7 @@ type Config struct {
 		FailMode             string        `mapstructure:"fail_mode"`
 		HoldTTL              time.Duration `mapstructure:"hold_ttl"`
 		SettledTTL           time.Duration `mapstructure:"settled_ttl"`
+		FileTokens           int64         `mapstructure:"file_tokens"`
 		CompletionAllowance  int64         `mapstructure:"completion_allowance"`
 		DefaultCompletionCap int64         `mapstructure:"default_completion_cap"`
 		PhaseTimeout         time.Duration `mapstructure:"phase_timeout"`
@@ -101,6 +102,7 @@ var defaults = map[string]any{
 	"quota.fail_mode":              "open",
 	"quota.hold_ttl":               "10m",
 	"quota.settled_ttl":            "24h",
+	"quota.file_tokens":            8192,
 	"quota.completion_allowance":   256,
 	"quota.default_completion_cap": 4096,
 	"quota.phase_timeout":          "150ms",
@@ -217,6 +219,9 @@ func (c *Config) validate() error {
 	// hold may live.
 	if c.Quota.SettledTTL < c.Quota.HoldTTL {
 		bad("quota.settled_ttl", "must be at least quota.hold_ttl (%v), got %v", c.Quota.HoldTTL, c.Quota.SettledTTL)
+	}
+	if c.Quota.FileTokens <= 0 {
+		bad("quota.file_tokens", "must be positive, got %d", c.Quota.FileTokens)
 	}
 	if c.Quota.CompletionAllowance < 0 {
 		bad("quota.completion_allowance", "must not be negative, got %d", c.Quota.CompletionAllowance)

@@ -81,6 +81,7 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		{name: "model ceiling zero", file: "testdata/bad_model.yaml", wantKey: "models.gpt-4.1.max_output_tokens"},
 		{name: "model key misspelt", file: "testdata/bad_model_key.yaml", wantKey: "max_output_token"},
 		{name: "env settled ttl under hold ttl", env: map[string]string{"TOKENGATE_QUOTA_SETTLED_TTL": "5m"}, wantKey: "quota.settled_ttl"},
+		{name: "env file tokens", env: map[string]string{"TOKENGATE_QUOTA_FILE_TOKENS": "0"}, wantKey: "quota.file_tokens"},
 		{name: "env log level", env: map[string]string{"TOKENGATE_LOG_LEVEL": "loud"}, wantKey: "log.level"},
 	}
 	for _, tt := range tests {
