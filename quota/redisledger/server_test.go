@@ -2,6 +2,7 @@ package redisledger
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"os/exec"
 	"strconv"
@@ -58,42 +59,48 @@ func startRedis(t *testing.T, cluster bool, args ...string) *redisServer {
 func run(t *testing.T, bin string, argv []string) (bool, string) {
 	t.Helper()
 	cmd := exec.Command(bin, argv...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
+	// Its log goes through a pipe of ours, read to the end, so the server
+	// never stalls on a full pipe and Wait never waits on a reader.
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		_ = pw.Close()
+		close(exited)
+	}()
 	lines := make(chan string)
 	go func() {
 		defer close(lines)
-		sc := bufio.NewScanner(stdout)
+		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			lines <- sc.Text()
 		}
+		_, _ = io.Copy(io.Discard, pr)
 	}()
+	stop := func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}
 	var said strings.Builder
 	timeout := time.After(10 * time.Second)
 	for {
 		select {
 		case line, open := <-lines:
 			if !open {
-				_ = cmd.Wait()
+				<-exited
 				return false, said.String()
 			}
 			said.WriteString(line + "\n")
 			if strings.Contains(line, "Ready to accept connections") {
-				// Keep draining its log, or a full pipe would stall it.
 				go func() {
 					for range lines {
 					}
 				}()
-				t.Cleanup(func() {
-					_ = cmd.Process.Kill()
-					_ = cmd.Wait()
-				})
+				t.Cleanup(stop)
 				return true, ""
 			}
 		case <-timeout:
@@ -101,8 +108,7 @@ func run(t *testing.T, bin string, argv []string) (bool, string) {
 				for range lines {
 				}
 			}()
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
+			stop()
 			t.Fatalf("redis-server %v is not ready after 10 s:\n%s", argv, said.String())
 		}
 	}
