@@ -17,7 +17,8 @@ FUZZ      := ./extproc/sse:FuzzDecoderSplit:60000 \
              ./extproc/openai:FuzzScanChunk:60000 \
              ./extproc/tokens:FuzzBound:15000 \
              ./quota/memledger:FuzzCorrectEqualsTimelyDebit:200000 \
-             ./quota/redisledger:FuzzKeys:50000
+             ./quota/redisledger:FuzzKeys:50000 \
+             ./quota/redisledger:FuzzParseURL:60000
 
 .PHONY: build run dev services test unit fuzz bench lint fmt-check tidy-check
 

@@ -115,7 +115,9 @@ type Ledger interface {
 	Reserve(ctx context.Context, acct Account, id RequestID, h Hold) (Reservation, error)
 	// Settle replaces the hold for id with the real usage, drawing on the
 	// allowance first and then on prepaid tokens. Settling an id twice debits
-	// once. Settling an id with no hold (lost or expired) still debits, so no
+	// once, for as long as the ledger remembers the id (its SettledTTL, from
+	// when the id was settled, released or its hold expired). Settling an id
+	// with no hold (lost or expired) still debits, so no
 	// usage is ever dropped; an account the ledger has never seen (a request
 	// admitted while the ledger was down, a store that lost its keys) starts
 	// at acct.Allowance, as on Reserve.

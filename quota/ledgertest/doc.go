@@ -23,6 +23,12 @@
 //     error, and a later Settle of that id is a duplicate that debits nothing.
 //   - A live hold always wins: Settle of a held id debits the usage even if
 //     the id was settled before (it was reserved again, so it ran again).
+//     That holds for an id whose hold expired and was charged too: Reserve
+//     holds it again, and the expiry charge stands.
+//   - Settled, released and expired ids are remembered for SettledTTL from
+//     when they left the books (an expired hold: from its expiry charge)
+//     and then forgotten; a Settle of a forgotten id debits as for a lost
+//     hold.
 //   - Reserving an id that is already held returns the existing reservation
 //     even when the minute's rate is spent, and does not count toward it;
 //     the allowance it carries is still stored.

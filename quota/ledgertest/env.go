@@ -23,11 +23,12 @@ type env struct {
 }
 
 // setup is how a subtest wants its ledger opened; zero fields mean UTC, the
-// default start instant and a ten-minute hold TTL.
+// default start instant, a ten-minute hold TTL and outcomes kept an hour.
 type setup struct {
-	loc     *time.Location
-	at      time.Time
-	holdTTL time.Duration
+	loc        *time.Location
+	at         time.Time
+	holdTTL    time.Duration
+	settledTTL time.Duration
 }
 
 func newEnv(t *testing.T, open opener, s setup) *env {
@@ -41,8 +42,11 @@ func newEnv(t *testing.T, open opener, s setup) *env {
 	if s.holdTTL == 0 {
 		s.holdTTL = defaultHoldTTL
 	}
+	if s.settledTTL == 0 {
+		s.settledTTL = defaultSettledTTL
+	}
 	c := newClock(s.at)
-	l := open(t, Options{Now: c.Now, Location: s.loc, HoldTTL: s.holdTTL})
+	l := open(t, Options{Now: c.Now, Location: s.loc, HoldTTL: s.holdTTL, SettledTTL: s.settledTTL})
 	return &env{t: t, l: l, clock: c, loc: s.loc}
 }
 

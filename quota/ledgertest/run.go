@@ -20,6 +20,9 @@ type Options struct {
 	Location *time.Location
 	// HoldTTL is how long a hold lives unsettled before it is charged.
 	HoldTTL time.Duration
+	// SettledTTL is how long a settled, released or expired request id is
+	// remembered.
+	SettledTTL time.Duration
 }
 
 // opener opens a fresh ledger that holds no accounts yet. It is called once
@@ -28,6 +31,10 @@ type opener func(t *testing.T, opts Options) quota.Ledger
 
 // defaultHoldTTL matches both ledgers' default, so the numbers read naturally.
 const defaultHoldTTL = 10 * time.Minute
+
+// defaultSettledTTL is shorter than the ledgers' 24 hours, so the retention
+// subtest moves the clock by round figures.
+const defaultSettledTTL = time.Hour
 
 // Run checks the quota.Ledger contract against ledgers made by open.
 func Run(t *testing.T, open func(t *testing.T, opts Options) quota.Ledger) {
@@ -44,6 +51,8 @@ func Run(t *testing.T, open func(t *testing.T, opts Options) quota.Ledger) {
 		{"LateSettleChargesDifference", testLateSettle},
 		{"LateRefundFloorsUsed", testLateRefundFloor},
 		{"ReleaseAfterExpiryRefunds", testReleaseAfterExpiry},
+		{"ReserveAfterExpiryHoldsAgain", testReserveAfterExpiry},
+		{"OutcomesForgottenAfterSettledTTL", testOutcomeRetention},
 		{"SettleTwiceDebitsOnce", testSettleIdempotent},
 		{"SettleWithoutHoldDebits", testSettleWithoutHold},
 		{"ReleaseDropsHold", testRelease},

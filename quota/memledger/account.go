@@ -77,7 +77,7 @@ func (a *account) sweep(now, forgetAt int64) {
 		}
 		delete(a.holds, id)
 		a.reserved -= h.held()
-		a.outcomes.put(id, outcome{kind: expired, charge: a.debit(h.held()), forgetAt: forgetAt})
+		a.outcomes.put(id, expired, a.debit(h.held()), forgetAt)
 	}
 	a.nextExpiry = next
 }

@@ -28,6 +28,7 @@ type Ledger struct {
 	holdTTL    time.Duration
 	settledTTL time.Duration
 	accounts   sync.Map // quota.AccountID → *account
+	sweep      sweeper
 }
 
 var _ quota.Ledger = (*Ledger)(nil)
@@ -53,6 +54,7 @@ func New(o Options) *Ledger {
 // lookup returns the account, locked and brought up to now, or nil when the
 // ledger has never seen it. The caller unlocks.
 func (l *Ledger) lookup(id quota.AccountID, now time.Time) *account {
+	l.sweep.step(now.UnixNano())
 	v, ok := l.accounts.Load(id)
 	if !ok {
 		return nil
@@ -65,11 +67,15 @@ func (l *Ledger) lookup(id quota.AccountID, now time.Time) *account {
 
 // lookupOrCreate is lookup for Reserve and Settle, which make an account known.
 func (l *Ledger) lookupOrCreate(acct quota.Account, now time.Time) *account {
+	l.sweep.step(now.UnixNano())
 	v, ok := l.accounts.Load(acct.ID)
 	if !ok {
 		// Only a first sight allocates; losing the race to another first
 		// sight just drops this copy.
-		v, _ = l.accounts.LoadOrStore(acct.ID, newAccount(acct, quota.PeriodOf(now, l.loc)))
+		var loaded bool
+		if v, loaded = l.accounts.LoadOrStore(acct.ID, newAccount(acct, quota.PeriodOf(now, l.loc))); !loaded {
+			l.sweep.add(v.(*account))
+		}
 	}
 	a := v.(*account)
 	a.mu.Lock()

@@ -11,7 +11,7 @@ import (
 
 func TestLedger(t *testing.T) {
 	ledgertest.Run(t, func(t *testing.T, o ledgertest.Options) quota.Ledger {
-		return memledger.New(memledger.Options{Now: o.Now, Location: o.Location, HoldTTL: o.HoldTTL})
+		return memledger.New(memledger.Options{Now: o.Now, Location: o.Location, HoldTTL: o.HoldTTL, SettledTTL: o.SettledTTL})
 	})
 }
 

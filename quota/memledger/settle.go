@@ -17,7 +17,6 @@ func (l *Ledger) Settle(ctx context.Context, acct quota.Account, id quota.Reques
 	defer a.mu.Unlock()
 
 	actual := max(0, u.Prompt) + max(0, u.Completion)
-	done := outcome{kind: settled, forgetAt: now.Add(l.settledTTL).UnixNano()}
 	var debited quota.Tokens
 	// A live hold wins over an earlier outcome: the id was reserved again,
 	// so the request ran again.
@@ -26,17 +25,17 @@ func (l *Ledger) Settle(ctx context.Context, acct quota.Account, id quota.Reques
 		a.reserved -= h.held()
 		a.debit(actual)
 		debited = actual
-	} else if o, ok := a.outcomes.get(id); ok {
-		if o.kind != expired {
+	} else if kind, charge, ok := a.outcomes.get(id); ok {
+		if kind != expired {
 			return quota.Settlement{Duplicate: true, Balance: a.balance()}, nil
 		}
-		debited = a.correct(o.charge, actual)
+		debited = a.correct(charge, actual)
 	} else {
 		// Lost hold: no usage is ever dropped.
 		a.debit(actual)
 		debited = actual
 	}
-	a.outcomes.put(id, done)
+	a.outcomes.put(id, settled, draw{}, now.Add(l.settledTTL).UnixNano())
 	return quota.Settlement{Debited: debited, Balance: a.balance()}, nil
 }
 
@@ -55,14 +54,14 @@ func (l *Ledger) Release(ctx context.Context, acct quota.AccountID, id quota.Req
 	if h, ok := a.holds[id]; ok {
 		delete(a.holds, id)
 		a.reserved -= h.held()
-	} else if o, ok := a.outcomes.get(id); ok {
-		if o.kind != expired {
+	} else if kind, charge, ok := a.outcomes.get(id); ok {
+		if kind != expired {
 			return nil
 		}
 		// Charged at its estimate when it expired; the upstream refused it,
 		// so nothing was consumed.
-		a.correct(o.charge, 0)
+		a.correct(charge, 0)
 	}
-	a.outcomes.put(id, outcome{kind: released, forgetAt: now.Add(l.settledTTL).UnixNano()})
+	a.outcomes.put(id, released, draw{}, now.Add(l.settledTTL).UnixNano())
 	return nil
 }

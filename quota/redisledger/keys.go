@@ -18,14 +18,18 @@ const (
 )
 
 // keys returns every key a script may touch for acct in period p, in the
-// order ledger.lua expects. They are cut from one string: a call on the hot
-// path allocates it and the slice, not one string per key.
+// order ledger.lua expects.
 func (l *Ledger) keys(acct quota.AccountID, p quota.Period) []string {
+	return l.keysIn(acct, p.Key())
+}
+
+// keysIn is keys for the period named month. They are cut from one string:
+// a call on the hot path allocates it and the slice, not one string per key.
+func (l *Ledger) keysIn(acct quota.AccountID, month string) []string {
 	// What follows the account's tag, in KEYS order; the period's month is
 	// appended to the last.
 	suffixes := [keyCount]string{"acct", "holds", "exp", "done", "done_at", "p:"}
 	id := escapeID(string(acct))
-	month := p.Key()
 	base := len(l.prefix) + len("{a:}:") + len(id)
 	size := len(month)
 	for _, s := range suffixes {

@@ -64,14 +64,18 @@ func New(rdb redis.UniversalClient, o Options) *Ledger {
 	return l
 }
 
-//go:embed ledger.lua
-var ledgerLua string
+var (
+	//go:embed ledger.lua
+	ledgerLua string
+	//go:embed repair.lua
+	repairLua string
+)
 
-// newScript prefixes a script body with ledger.lua, the books and rules
-// every script shares. The result is built once per script; Run sends
-// EVALSHA and falls back to EVAL, which caches it server-side, only on a
-// NOSCRIPT reply: one round trip per call.
-func newScript(body string) *redis.Script { return redis.NewScript(ledgerLua + body) }
+// newScript prefixes a script body with ledger.lua and repair.lua, the
+// books, rules and repairs every script shares. The result is built once
+// per script; Run sends EVALSHA and falls back to EVAL, which caches it
+// server-side, only on a NOSCRIPT reply: one round trip per call.
+func newScript(body string) *redis.Script { return redis.NewScript(ledgerLua + repairLua + body) }
 
 // Script statuses; ledger.lua defines the same numbers.
 const (
@@ -92,14 +96,15 @@ type reply struct {
 	period                             quota.Period
 }
 
-// call runs s for acct at now. args follow the three common arguments.
+// call runs s for acct at now. args follow the four common arguments.
 func (l *Ledger) call(ctx context.Context, s *redis.Script, acct quota.AccountID, now time.Time, args ...any) (reply, error) {
 	p := quota.PeriodOf(now, l.loc)
 	periodTTL := p.End.AddDate(0, periodKeepMonths, 0).Sub(now)
-	argv := make([]any, 0, 3+len(args))
-	argv = append(argv, now.UnixMilli(), periodTTL.Milliseconds(), l.settledTTL.Milliseconds())
+	month := p.Key()
+	argv := make([]any, 0, 4+len(args))
+	argv = append(argv, now.UnixMilli(), periodTTL.Milliseconds(), l.settledTTL.Milliseconds(), month)
 	argv = append(argv, args...)
-	v, err := s.Run(ctx, l.rdb, l.keys(acct, p), argv...).Int64Slice()
+	v, err := s.Run(ctx, l.rdb, l.keysIn(acct, month), argv...).Int64Slice()
 	if err != nil {
 		return reply{}, err
 	}

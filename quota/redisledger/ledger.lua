@@ -1,17 +1,25 @@
 -- ledger.lua is the common head of every script: the account's books, the
--- expiry sweep and the allowance-then-prepaid debit. Each script is this file
--- followed by its own body, so all of them share one definition of the rules.
+-- record formats, the expiry sweep and the allowance-then-prepaid debit.
+-- Each script is this file, then repair.lua, then its own body, so all of
+-- them share one definition of the rules.
 --
--- KEYS (every key the scripts touch; all carry the account's {a:<id>} tag):
---   1 acct    hash  allowance, prepaid, reserved, rpm_minute, rpm_count
---   2 holds   hash  request id -> "prompt,completion,expires_ms"
---   3 exp     zset  request id -> expires_ms
---   4 done    hash  request id -> "s,<usage>" | "r" | "e,<allowance>,<prepaid>,<over>"
---                   settled at usage | released | expired, charged from each
---   5 done_at zset  request id -> ms after which done forgets it
---   6 period  hash  used   (this period's; the key names the month)
--- ARGV 1..3 are common, the body's own arguments follow:
---   1 now_ms  2 period_ttl_ms  3 settled_ttl_ms
+-- KEYS (every key the scripts touch; all carry the account's {a:<id>} tag).
+-- Each fact lives in two keys, so Redis losing any one key loses nothing:
+--   1 acct    hash  allowance, prepaid, reserved, rpm_minute, rpm_count,
+--                   used + month (a copy of that month's period used), v
+--   2 holds   hash  request id -> "<prompt>,<completion>,<expires_ms>"  live hold
+--                                 "e,<allowance>,<prepaid>,<over>,<forget_ms>"
+--                                 expired and charged, kept until forgotten
+--   3 exp     zset  the mirror of holds, one member per entry with the same
+--                   figures: "<prompt>,<completion>,<id>" scored expires_ms,
+--                   "e,<allowance>,<prepaid>,<over>,<id>" scored forget_ms
+--   4 done    hash  request id -> "s" | "r" | "e,<allowance>,<prepaid>,<over>" | "f"
+--                   settled | released | expired, charged from each | finished
+--                   (rebuilt from done_at, which keeps no kind)
+--   5 done_at zset  request id -> ms after which done forgets it; the mirror of done
+--   6 period  hash  used, allowance, prepaid (copies of acct's; the key names the month)
+-- ARGV 1..4 are common, the body's own arguments follow:
+--   1 now_ms  2 period_ttl_ms  3 settled_ttl_ms  4 month (the period key's)
 -- Time comes from the caller, never from Redis TIME, so every replica and
 -- every test clock agrees on which period and minute a call falls in. Key
 -- TTLs are relative for the same reason: they survive clock skew.
@@ -20,6 +28,12 @@ local K_ACCT, K_HOLDS, K_EXP, K_DONE, K_DONE_AT, K_PERIOD = KEYS[1], KEYS[2], KE
 local NOW = tonumber(ARGV[1])
 local PERIOD_TTL = ARGV[2]
 local SETTLED_TTL = tonumber(ARGV[3])
+local MONTH = ARGV[4]
+local FORGET = NOW + SETTLED_TTL -- when an outcome written now is forgotten
+
+-- LAYOUT is stored in acct as v. An account written by an earlier layout,
+-- whose exp held bare request ids, gets its exp rebuilt from holds once.
+local LAYOUT = '2'
 
 -- Forget at most this many old outcomes per call: a call after a quiet spell
 -- costs no more than any other, and each call writes far fewer.
@@ -27,27 +41,149 @@ local PRUNE_BATCH = 64
 
 local UNKNOWN, OK, DUPLICATE, EXISTING, EXHAUSTED, RATE_LIMITED = -1, 0, 1, 2, 3, 4
 
+local BYTE_E = string.byte('e')
+
 -- Lua numbers are doubles; "%d" keeps counters integral where tostring
 -- would switch to exponent notation that HINCRBY and Go cannot read.
 local function int(n) return string.format('%d', n) end
 
+-- Record formats. Request ids come last in exp members, so any bytes they
+-- hold parse back; a live entry starts with a digit, an expired one with "e".
+
+local function live_entry(prompt, completion, expires)
+	return int(prompt) .. ',' .. int(completion) .. ',' .. int(expires)
+end
+
+local function live_member(id, prompt, completion)
+	return int(prompt) .. ',' .. int(completion) .. ',' .. id
+end
+
+local function expired_entry(a, p, o, forget)
+	return 'e,' .. int(a) .. ',' .. int(p) .. ',' .. int(o) .. ',' .. int(forget)
+end
+
+local function expired_member(id, a, p, o)
+	return 'e,' .. int(a) .. ',' .. int(p) .. ',' .. int(o) .. ',' .. id
+end
+
+-- parse_entry reads a holds entry: 'h', prompt, completion, expires_ms for a
+-- live hold; 'e', allowance, prepaid, over, forget_ms for an expired one; nil
+-- for anything else.
+local function parse_entry(v)
+	if string.byte(v, 1) == BYTE_E then
+		local a, p, o, f = string.match(v, '^e,(%d+),(%d+),(%d+),(%d+)$')
+		if a then
+			return 'e', tonumber(a), tonumber(p), tonumber(o), tonumber(f)
+		end
+		return nil
+	end
+	local p, c, x = string.match(v, '^(%d+),(%d+),(%d+)$')
+	if p then
+		return 'h', tonumber(p), tonumber(c), tonumber(x)
+	end
+	return nil
+end
+
+-- parse_member turns an exp member and its score back into the request id
+-- and the holds entry it mirrors, or nil.
+local function parse_member(m, score)
+	if string.byte(m, 1) == BYTE_E then
+		local a, p, o, id = string.match(m, '^e,(%d+),(%d+),(%d+),(.*)$')
+		if a then
+			return id, 'e,' .. a .. ',' .. p .. ',' .. o .. ',' .. int(tonumber(score))
+		end
+		return nil
+	end
+	local p, c, id = string.match(m, '^(%d+),(%d+),(.*)$')
+	if p then
+		return id, p .. ',' .. c .. ',' .. int(tonumber(score))
+	end
+	return nil
+end
+
+-- outcome parses a done entry: its kind and, for "e", how the expiry charge
+-- was drawn.
+local function outcome(id)
+	local v = redis.call('HGET', K_DONE, id)
+	if not v then
+		return nil
+	end
+	local kind = string.sub(v, 1, 1)
+	if kind == 'e' then
+		local a, p, o = string.match(v, '^e,(%d+),(%d+),(%d+)$')
+		return kind, tonumber(a) or 0, tonumber(p) or 0, tonumber(o) or 0
+	end
+	return kind
+end
+
+-- The repairs, defined in repair.lua.
+local repair_holds, repair_done
+
 local A -- the account's books, loaded by load() and written by save()
 
-local function load()
-	local v = redis.call('HMGET', K_ACCT, 'allowance', 'prepaid', 'reserved', 'rpm_minute', 'rpm_count')
-	if not v[1] then
-		return false
+-- load reads the books and restores whatever key Redis lost since the last
+-- call. It returns false, touching nothing, for an account with no trace and
+-- no default_allowance; with one, such an account starts at it.
+local function load(default_allowance)
+	local v = redis.call('HMGET', K_ACCT, 'allowance', 'prepaid', 'reserved', 'rpm_minute', 'rpm_count', 'used', 'month', 'v')
+	local pv = redis.call('HMGET', K_PERIOD, 'used', 'allowance', 'prepaid')
+	local entries = redis.call('HLEN', K_HOLDS)
+	local mirrored = redis.call('ZCARD', K_EXP)
+	local period_used = tonumber(pv[1])
+	if v[1] then
+		-- Of two copies of this month's used, the larger: a lost period
+		-- hash must not hand out a fresh allowance.
+		local used = period_used or 0
+		if v[7] == MONTH then
+			used = math.max(used, tonumber(v[6]) or 0)
+		end
+		A = {
+			allowance = tonumber(v[1]),
+			prepaid = tonumber(v[2]) or 0,
+			reserved = tonumber(v[3]) or 0,
+			rpm_minute = tonumber(v[4]) or 0,
+			rpm_count = tonumber(v[5]) or 0,
+			used = used,
+			-- The period hash is lost or new this month: write its copies.
+			dirty = not pv[2] or v[8] ~= LAYOUT,
+		}
+		if v[8] ~= LAYOUT then
+			repair_holds(false)
+		elseif entries ~= mirrored then
+			repair_holds(true)
+		elseif entries == 0 and A.reserved ~= 0 then
+			A.reserved, A.dirty = 0, true -- nothing is held, so nothing stays reserved
+		end
+	else
+		-- The acct hash is lost (or the account is new): allowance and
+		-- prepaid from the period's copies, reserved from the live holds.
+		-- The rate-limit minute starts afresh.
+		if not pv[2] and entries == 0 and mirrored == 0 and not default_allowance then
+			return false
+		end
+		A = {
+			allowance = tonumber(pv[2]) or default_allowance or 0,
+			prepaid = tonumber(pv[3]) or 0,
+			reserved = 0,
+			rpm_minute = 0,
+			rpm_count = 0,
+			used = period_used or 0,
+			dirty = true,
+		}
+		if entries > 0 or mirrored > 0 then
+			repair_holds(true)
+		end
 	end
-	A = {
-		allowance = tonumber(v[1]),
-		prepaid = tonumber(v[2]) or 0,
-		reserved = tonumber(v[3]) or 0,
-		rpm_minute = tonumber(v[4]) or 0,
-		rpm_count = tonumber(v[5]) or 0,
-		used = tonumber(redis.call('HGET', K_PERIOD, 'used')) or 0,
-		dirty = false,
-	}
 	return true
+end
+
+-- load_outcomes restores done or done_at if Redis lost one. Only the
+-- scripts that read outcomes call it: a lost half met by other calls only
+-- gains or forgets entries the union rebuild keeps or may drop anyway.
+local function load_outcomes()
+	if redis.call('HLEN', K_DONE) ~= redis.call('ZCARD', K_DONE_AT) then
+		repair_done()
+	end
 end
 
 local function save()
@@ -55,8 +191,9 @@ local function save()
 		return
 	end
 	redis.call('HSET', K_ACCT, 'allowance', int(A.allowance), 'prepaid', int(A.prepaid),
-		'reserved', int(A.reserved), 'rpm_minute', int(A.rpm_minute), 'rpm_count', int(A.rpm_count))
-	redis.call('HSET', K_PERIOD, 'used', int(A.used))
+		'reserved', int(A.reserved), 'rpm_minute', int(A.rpm_minute), 'rpm_count', int(A.rpm_count),
+		'used', int(A.used), 'month', MONTH, 'v', LAYOUT)
+	redis.call('HSET', K_PERIOD, 'used', int(A.used), 'allowance', int(A.allowance), 'prepaid', int(A.prepaid))
 	redis.call('PEXPIRE', K_PERIOD, PERIOD_TTL)
 end
 
@@ -68,6 +205,13 @@ end
 
 local function remaining()
 	return math.max(0, math.max(0, A.allowance - A.used) + A.prepaid - A.reserved)
+end
+
+-- unreserve drops n tokens from reserved, never below zero: a repair may
+-- already have left less than a hold carries.
+local function unreserve(n)
+	A.reserved = math.max(0, A.reserved - n)
+	A.dirty = true
 end
 
 -- debit draws n from what is left of the allowance, then from prepaid; what
@@ -99,26 +243,6 @@ local function undo(from_allowance, from_prepaid, over, n)
 	A.dirty = true
 end
 
--- outcome parses a done entry: its kind and, for "e", how the expiry charge
--- was drawn.
-local function outcome(id)
-	local v = redis.call('HGET', K_DONE, id)
-	if not v then
-		return nil
-	end
-	local kind, a, p, o = string.match(v, '^(%a),?(%d*),?(%d*),?(%d*)$')
-	return kind, tonumber(a) or 0, tonumber(p) or 0, tonumber(o) or 0
-end
-
--- remember records how id left the books, kept for SETTLED_TTL. The key TTL
--- is a backstop that drops the lot for an account that goes quiet.
-local function remember(id, v)
-	redis.call('HSET', K_DONE, id, v)
-	redis.call('ZADD', K_DONE_AT, int(NOW + SETTLED_TTL), id)
-	redis.call('PEXPIRE', K_DONE, int(SETTLED_TTL))
-	redis.call('PEXPIRE', K_DONE_AT, int(SETTLED_TTL))
-end
-
 -- correct moves an expiry charge to the actual usage: it debits or gives
 -- back the signed difference and returns it.
 local function correct(from_allowance, from_prepaid, over, actual)
@@ -131,32 +255,66 @@ local function correct(from_allowance, from_prepaid, over, actual)
 	return diff
 end
 
--- take removes a live hold and returns what it held, or nil.
-local function take(id)
-	local h = redis.call('HGET', K_HOLDS, id)
-	if not h then
-		return nil
-	end
-	local p, c = string.match(h, '^(%d+),(%d+),')
-	local held = tonumber(p) + tonumber(c)
-	redis.call('HDEL', K_HOLDS, id)
-	redis.call('ZREM', K_EXP, id)
-	A.reserved = A.reserved - held
-	A.dirty = true
-	return held, tonumber(p), tonumber(c)
+-- remember records how id left the books, kept for SETTLED_TTL. The key TTL
+-- is a backstop that drops the lot for an account that goes quiet.
+local function remember(id, v)
+	redis.call('HSET', K_DONE, id, v)
+	redis.call('ZADD', K_DONE_AT, int(FORGET), id)
+	redis.call('PEXPIRE', K_DONE, int(SETTLED_TTL))
+	redis.call('PEXPIRE', K_DONE_AT, int(SETTLED_TTL))
 end
 
--- advance charges every hold due at NOW at what it holds, into the current
--- period, and forgets a batch of old outcomes.
+-- take removes id's holds entry and its exp mirror. It returns 'h', prompt
+-- and completion for a live hold (no longer reserved), 'e' and how the
+-- expiry charge was drawn for an expired one, or nil.
+local function take(id)
+	local v = redis.call('HGET', K_HOLDS, id)
+	if not v then
+		return nil
+	end
+	redis.call('HDEL', K_HOLDS, id)
+	local kind, x, y, z = parse_entry(v)
+	if kind == 'h' then
+		redis.call('ZREM', K_EXP, live_member(id, x, y))
+		unreserve(x + y)
+	elseif kind == 'e' then
+		redis.call('ZREM', K_EXP, expired_member(id, x, y, z))
+	end
+	return kind, x, y, z
+end
+
+-- charge turns a live hold that fell due into its expired record: charged
+-- at what it holds, into the current period, with the draw kept on the
+-- hold's own record and in done until SETTLED_TTL passes.
+local function charge(member, prompt, completion, id)
+	local held = prompt + completion
+	redis.call('ZREM', K_EXP, member)
+	unreserve(held)
+	local a, p, o = debit(held)
+	redis.call('HSET', K_HOLDS, id, expired_entry(a, p, o, FORGET))
+	redis.call('ZADD', K_EXP, int(FORGET), expired_member(id, a, p, o))
+	remember(id, 'e,' .. int(a) .. ',' .. int(p) .. ',' .. int(o))
+end
+
+-- advance charges every hold due at NOW, drops expired records whose
+-- retention passed, and forgets a batch of old outcomes.
 local function advance()
 	local due = redis.call('ZRANGEBYSCORE', K_EXP, '-inf', int(NOW))
-	for _, id in ipairs(due) do
-		local held = take(id)
-		if held then
-			local a, p, o = debit(held)
-			remember(id, 'e,' .. int(a) .. ',' .. int(p) .. ',' .. int(o))
+	for _, m in ipairs(due) do
+		if string.byte(m, 1) == BYTE_E then
+			redis.call('ZREM', K_EXP, m)
+			local id = string.match(m, '^e,%d+,%d+,%d+,(.*)$')
+			local v = id and redis.call('HGET', K_HOLDS, id)
+			if v and string.byte(v, 1) == BYTE_E then
+				redis.call('HDEL', K_HOLDS, id)
+			end
 		else
-			redis.call('ZREM', K_EXP, id)
+			local p, c, id = string.match(m, '^(%d+),(%d+),(.*)$')
+			if p then
+				charge(m, tonumber(p), tonumber(c), id)
+			else
+				redis.call('ZREM', K_EXP, m)
+			end
 		end
 	end
 	local old = redis.call('ZRANGEBYSCORE', K_DONE_AT, '-inf', int(NOW), 'LIMIT', 0, PRUNE_BATCH)

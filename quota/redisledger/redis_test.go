@@ -34,8 +34,8 @@ func testClient(tb testing.TB, opts ...func(*redis.Options)) *redis.Client {
 }
 
 // testPrefix returns a key prefix no other test uses and deletes every key
-// under it when tb ends.
-func testPrefix(tb testing.TB, rdb *redis.Client) string {
+// under it when tb ends, on every master of a cluster.
+func testPrefix(tb testing.TB, rdb redis.UniversalClient) string {
 	tb.Helper()
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -44,21 +44,37 @@ func testPrefix(tb testing.TB, rdb *redis.Client) string {
 		// t.Context is already canceled when cleanups run.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		var batch []string
-		for iter.Next(ctx) {
-			batch = append(batch, iter.Val())
-			if len(batch) == 500 {
-				rdb.Unlink(ctx, batch...)
-				batch = batch[:0]
-			}
+		var err error
+		if c, ok := rdb.(*redis.ClusterClient); ok {
+			err = c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return unlinkAll(ctx, m, prefix) })
+		} else {
+			err = unlinkAll(ctx, rdb, prefix)
 		}
-		if len(batch) > 0 {
-			rdb.Unlink(ctx, batch...)
-		}
-		if err := iter.Err(); err != nil {
+		if err != nil {
 			tb.Errorf("cleaning up %s*: %v", prefix, err)
 		}
 	})
 	return prefix
+}
+
+// unlinkAll deletes every key under prefix on one server. It sends one key
+// per UNLINK, pipelined: a cluster node refuses a command whose keys lie in
+// different slots, even slots it serves.
+func unlinkAll(ctx context.Context, c redis.Cmdable, prefix string) error {
+	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	pipe := c.Pipeline()
+	for iter.Next(ctx) {
+		pipe.Unlink(ctx, iter.Val())
+		if pipe.Len() == 500 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	if pipe.Len() > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return iter.Err()
 }

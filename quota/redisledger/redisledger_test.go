@@ -11,7 +11,7 @@ import (
 func TestLedger(t *testing.T) {
 	rdb := testClient(t)
 	ledgertest.Run(t, func(t *testing.T, o ledgertest.Options) quota.Ledger {
-		return New(rdb, Options{Prefix: testPrefix(t, rdb), Now: o.Now, Location: o.Location, HoldTTL: o.HoldTTL})
+		return New(rdb, Options{Prefix: testPrefix(t, rdb), Now: o.Now, Location: o.Location, HoldTTL: o.HoldTTL, SettledTTL: o.SettledTTL})
 	})
 }
 

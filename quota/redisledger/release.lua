@@ -1,23 +1,26 @@
 -- release.lua: drop the hold without a debit.
--- ARGV 4 request id
+-- ARGV 5 request id
 -- Returns reply(OK) or {UNKNOWN}.
-local id = ARGV[4]
+local id = ARGV[5]
 
 if not load() then
 	return { UNKNOWN }
 end
+load_outcomes()
 advance()
 
-if not take(id) then
-	local kind, a, p, o = outcome(id)
-	if kind == 's' or kind == 'r' then
+local kind, a, p, o = take(id)
+if not kind then
+	kind, a, p, o = outcome(id)
+	if kind and kind ~= 'e' then
 		save()
 		return reply(OK)
-	elseif kind == 'e' then
-		-- Charged at its estimate when it expired; the upstream refused it,
-		-- so nothing was consumed.
-		correct(a, p, o, 0)
 	end
+end
+if kind == 'e' then
+	-- Charged at its estimate when it expired; the upstream refused it,
+	-- so nothing was consumed.
+	correct(a, p, o, 0)
 end
 remember(id, 'r')
 save()

@@ -1,32 +1,31 @@
 -- reserve.lua: rate check, expiry sweep and hold in one step.
--- ARGV 4 request id  5 allowance  6 rpm (0 = no limit)  7 unix minute
---      8 prompt  9 completion wanted  10 require completion (1/0)  11 hold expires_ms
+-- ARGV 5 request id  6 allowance  7 rpm (0 = no limit)  8 unix minute
+--      9 prompt  10 completion wanted  11 require completion (1/0)  12 hold expires_ms
 -- Returns reply(EXISTING|OK, prompt, completion), reply(RATE_LIMITED) or
 -- reply(EXHAUSTED).
-local id = ARGV[4]
-local allowance = tonumber(ARGV[5])
-local rpm = tonumber(ARGV[6])
-local minute = tonumber(ARGV[7])
-local prompt = tonumber(ARGV[8])
-local want = tonumber(ARGV[9])
-local require_completion = ARGV[10] == '1'
-local expires = tonumber(ARGV[11])
+local id = ARGV[5]
+local allowance = tonumber(ARGV[6])
+local rpm = tonumber(ARGV[7])
+local minute = tonumber(ARGV[8])
+local prompt = tonumber(ARGV[9])
+local want = tonumber(ARGV[10])
+local require_completion = ARGV[11] == '1'
+local expires = tonumber(ARGV[12])
 
-if not load() then
-	-- First sight: the account starts at its allowance with no prepaid.
-	A = { allowance = allowance, prepaid = 0, reserved = 0, rpm_minute = 0, rpm_count = 0,
-		used = tonumber(redis.call('HGET', K_PERIOD, 'used')) or 0 }
-end
+-- First sight: the account starts at its allowance with no prepaid.
+load(allowance)
 A.allowance = allowance -- a plan change applies from this request on
 A.dirty = true
 advance()
 
 -- A retried request keeps its hold and is not a new request for the rate limit.
-local h = redis.call('HGET', K_HOLDS, id)
-if h then
-	save()
-	local p, c = string.match(h, '^(%d+),(%d+),')
-	return reply(EXISTING, tonumber(p), tonumber(c))
+local entry = redis.call('HGET', K_HOLDS, id)
+if entry then
+	local kind, p, c = parse_entry(entry)
+	if kind == 'h' then
+		save()
+		return reply(EXISTING, p, c)
+	end
 end
 
 if rpm > 0 and A.rpm_minute == minute and A.rpm_count >= rpm then
@@ -41,8 +40,13 @@ if left < prompt or (require_completion and grant < 1) then
 	return reply(EXHAUSTED)
 end
 
-redis.call('HSET', K_HOLDS, id, int(prompt) .. ',' .. int(grant) .. ',' .. int(expires))
-redis.call('ZADD', K_EXP, int(expires), id)
+if entry then
+	-- The id's hold expired and was charged; reserved again, the request
+	-- runs again. Its outcome stays in done until the new hold ends.
+	take(id)
+end
+redis.call('HSET', K_HOLDS, id, live_entry(prompt, grant, expires))
+redis.call('ZADD', K_EXP, int(expires), live_member(id, prompt, grant))
 A.reserved = A.reserved + prompt + grant
 if A.rpm_minute ~= minute then
 	A.rpm_minute, A.rpm_count = minute, 0

@@ -1,34 +1,37 @@
 -- settle.lua: replace the hold with the real usage, once.
--- ARGV 4 request id  5 real usage  6 allowance, for an account never seen
+-- ARGV 5 request id  6 real usage  7 allowance, for an account never seen
 -- Returns reply(OK, debited) or reply(DUPLICATE).
-local id = ARGV[4]
-local real = tonumber(ARGV[5])
+local id = ARGV[5]
+local real = tonumber(ARGV[6])
 
-if not load() then
-	-- Usage for an account the ledger does not know (admitted while the
-	-- ledger was down, or its keys were lost) still lands: the account
-	-- starts at its allowance, as on Reserve.
-	A = { allowance = tonumber(ARGV[6]), prepaid = 0, reserved = 0, rpm_minute = 0, rpm_count = 0,
-		used = tonumber(redis.call('HGET', K_PERIOD, 'used')) or 0, dirty = true }
-end
+-- Usage for an account the ledger does not know (admitted while the ledger
+-- was down, or its keys were lost) still lands: the account starts at its
+-- allowance, as on Reserve.
+load(tonumber(ARGV[7]))
+load_outcomes()
 advance()
 
 local debited = real
 -- A live hold wins over an earlier outcome: the id was reserved again, so
 -- the request ran again.
-if take(id) then
+local kind, a, p, o = take(id)
+if kind == 'h' then
 	debit(real)
+elseif kind == 'e' then
+	debited = correct(a, p, o, real)
 else
-	local kind, a, p, o = outcome(id)
-	if kind == 's' or kind == 'r' then
+	kind, a, p, o = outcome(id)
+	if kind == 'e' then
+		-- Its holds record is gone before its outcome (forgotten a batch
+		-- apart): the outcome's copy of the charge still corrects it.
+		debited = correct(a, p, o, real)
+	elseif kind then
 		save()
 		return reply(DUPLICATE)
-	elseif kind == 'e' then
-		debited = correct(a, p, o, real)
 	else
 		debit(real) -- lost hold: no usage is ever dropped
 	end
 end
-remember(id, 's,' .. int(real))
+remember(id, 's')
 save()
 return reply(OK, debited)

@@ -1,7 +1,7 @@
 -- topup.lua: add prepaid tokens, which carry over periods.
--- ARGV 4 tokens (not negative; checked by the caller)
+-- ARGV 5 tokens (not negative; checked by the caller)
 -- Returns reply(OK) or {UNKNOWN}.
-local n = tonumber(ARGV[4])
+local n = tonumber(ARGV[5])
 
 if not load() then
 	return { UNKNOWN }
