@@ -37,7 +37,7 @@ type app struct {
 	cfg      *Config
 	log      *slog.Logger
 	ledger   quota.Ledger
-	rdb      *redis.Client
+	rdb      redis.UniversalClient
 	registry *prometheus.Registry
 	extproc  *extproc.Server
 	grpc     *grpc.Server
@@ -91,13 +91,9 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger) (_ *app, err err
 	if cfg.Redis.URL == "" {
 		a.ledger = memledger.New(memledger.Options{Location: cfg.location, HoldTTL: cfg.Quota.HoldTTL, SettledTTL: cfg.Quota.SettledTTL})
 	} else {
-		ropts, _ := redis.ParseURL(cfg.Redis.URL) // validated in Config.validate
-		// Each phase's ledger call carries a deadline below Envoy's message
-		// timeout; go-redis ignores context deadlines unless told, and would
-		// wait its own 3 s while Envoy gives up and, failing open, lets the
-		// request through unmetered.
-		ropts.ContextTimeoutEnabled = true
-		a.rdb = redis.NewClient(ropts)
+		// One server or a Redis Cluster; either way the client honours the
+		// deadline each ledger call carries (redisledger.ParseURL).
+		a.rdb = cfg.redis.NewClient()
 		a.ledger = redisledger.New(a.rdb, redisledger.Options{Prefix: cfg.Redis.KeyPrefix, Location: cfg.location, HoldTTL: cfg.Quota.HoldTTL, SettledTTL: cfg.Quota.SettledTTL})
 	}
 
@@ -174,12 +170,15 @@ func grpcMaxMessage(maxRequestBytes int64) int {
 	return int(2*maxRequestBytes) + 1<<20
 }
 
-// ready fails while the ledger's store does not answer.
+// ready fails while the ledger's store does not answer, or may evict keys.
 func (a *app) ready(ctx context.Context) error {
 	if a.rdb == nil {
 		return nil
 	}
-	return a.rdb.Ping(ctx).Err()
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		return err
+	}
+	return a.checkEviction(ctx, false)
 }
 
 // release gives back what newApp acquired, for an app that will not run.

@@ -9,11 +9,11 @@ import (
 	_ "time/tzdata" // quota.timezone must load in minimal containers without /usr/share/zoneinfo
 
 	"github.com/go-viper/mapstructure/v2"
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/viper"
 
 	"github.com/iasolaris/tokengate/extproc"
 	"github.com/iasolaris/tokengate/extproc/ceiling"
+	"github.com/iasolaris/tokengate/quota/redisledger"
 )
 
 // maxRequestBytesLimit bounds grpc.max_request_bytes: the gRPC server
@@ -35,6 +35,9 @@ type Config struct {
 	Redis struct {
 		URL       string `mapstructure:"url"`
 		KeyPrefix string `mapstructure:"key_prefix"`
+		// RequireNoEviction makes a maxmemory-policy other than
+		// noeviction an error (at start, and in /readyz); false only warns.
+		RequireNoEviction bool `mapstructure:"require_noeviction"`
 	} `mapstructure:"redis"`
 	Quota struct {
 		DefaultAllowance     int64         `mapstructure:"default_allowance"`
@@ -76,6 +79,7 @@ type Config struct {
 	} `mapstructure:"dev"`
 
 	location    *time.Location
+	redis       redisledger.Endpoint
 	passthrough []extproc.Route
 	ceilings    *ceiling.Table
 }
@@ -96,6 +100,7 @@ var defaults = map[string]any{
 	"admin.listen":                 ":8081",
 	"redis.url":                    "",
 	"redis.key_prefix":             "tokengate:",
+	"redis.require_noeviction":     true,
 	"quota.default_allowance":      1_000_000,
 	"quota.enforcement":            "soft",
 	"quota.timezone":               "UTC",
@@ -188,9 +193,11 @@ func (c *Config) validate() error {
 		}
 	}
 	if c.Redis.URL != "" {
-		if _, err := redis.ParseURL(c.Redis.URL); err != nil {
+		e, err := redisledger.ParseURL(c.Redis.URL)
+		if err != nil {
 			bad("redis.url", "%v", err)
 		}
+		c.redis = e
 	}
 	// A brace in the prefix would become every key's hash tag and put all
 	// accounts in one Redis Cluster slot.

@@ -101,9 +101,20 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 }
 
 func TestRedactURL(t *testing.T) {
-	got := redactURL("redis://user:s3cret@redis:6379/0")
-	if strings.Contains(got, "s3cret") {
-		t.Fatalf("password leaked: %s", got)
+	tests := []struct{ in, want string }{
+		{"redis://user:s3cret@redis:6379/0", "redis://user:xxxxx@redis:6379/0"},
+		{"redis://:s3cret@redis:6379", "redis://:xxxxx@redis:6379"},
+		{"redis://redis:6379/0?dial_timeout=1s", "redis://redis:6379/0?dial_timeout=1s"},
+		{"rediss://u:p%40ss@redis:6380", "rediss://u:xxxxx@redis:6380"},
+		{"redis+cluster://u:s3cret@h1:6379,h2:6379/?pool_size=5", "redis+cluster://u:xxxxx@h1:6379,h2:6379/?pool_size=5"},
+		{"redis://:s3cret@h1:6379,redis://:s3cret@h2:6379", "redis://:xxxxx@h1:6379,redis://:xxxxx@h2:6379"},
+		{"unix://u:s3cret@/run/redis.sock?db=1", "unix://u:xxxxx@/run/redis.sock?db=1"},
+		{"not a url", "not a url"},
+	}
+	for _, tt := range tests {
+		if got := redactURL(tt.in); got != tt.want {
+			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 
@@ -141,5 +152,16 @@ func TestRoutesDefaultAndFromTheEnvironment(t *testing.T) {
 	}
 	if len(c.passthrough) != 2 || c.passthrough[1].String() != "GET /health/liveliness" {
 		t.Fatalf("from the environment: %v", c.passthrough)
+	}
+}
+
+func TestRedisClusterURL(t *testing.T) {
+	t.Setenv("TOKENGATE_REDIS_URL", "redis+cluster://:pw@10.0.0.1:6379,10.0.0.2:6379")
+	c, err := loadConfig("", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.redis.Cluster == nil || len(c.redis.Cluster.Addrs) != 2 || !c.redis.Cluster.ContextTimeoutEnabled {
+		t.Fatalf("redis.url did not name a cluster of two seeds: %+v", c.redis)
 	}
 }

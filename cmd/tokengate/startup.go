@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/iasolaris/tokengate/quota/redisledger"
 )
 
 // A failed start is reported as one line that names the cause and the
@@ -50,7 +52,7 @@ func (a *app) checkRedis(ctx context.Context) error {
 	defer cancel()
 	err := a.rdb.Ping(pctx).Err()
 	if err == nil {
-		return nil
+		return a.checkEviction(pctx, true)
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("start interrupted while waiting for redis: %w", ctx.Err())
@@ -62,6 +64,33 @@ func (a *app) checkRedis(ctx context.Context) error {
 	}
 	a.log.Warn("redis does not answer; starting anyway because quota.fail_mode is open: requests are admitted and settled once it answers",
 		"redis", where, "err", err)
+	return nil
+}
+
+// checkEviction fails when a Redis server behind redis.url may evict keys
+// under memory pressure: the ledger survives losing one key, not a steady
+// stream of evictions. redis.require_noeviction false downgrades that to a
+// warning; a server that cannot be asked is only warned about, since
+// readiness already follows whether Redis answers. Warnings are logged only
+// when warn is set, so /readyz probes do not repeat them every few seconds.
+func (a *app) checkEviction(ctx context.Context, warn bool) error {
+	err := redisledger.CheckEvictionPolicy(ctx, a.rdb)
+	var policy *redisledger.EvictionPolicyError
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &policy):
+		if warn {
+			a.log.Warn("could not read redis maxmemory-policy", "err", err)
+		}
+		return nil
+	case a.cfg.Redis.RequireNoEviction:
+		return fmt.Errorf("redis.url: %v (set maxmemory-policy noeviction on the server, or redis.require_noeviction false or %s=false to only warn)",
+			oneLine(err), envName("redis.require_noeviction"))
+	}
+	if warn {
+		a.log.Warn("redis may evict ledger keys; redis.require_noeviction is false", "err", oneLine(err))
+	}
 	return nil
 }
 

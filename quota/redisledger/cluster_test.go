@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/iasolaris/tokengate/internal/redistest"
 	"github.com/iasolaris/tokengate/quota"
 	"github.com/iasolaris/tokengate/quota/ledgertest"
 )
@@ -35,11 +35,11 @@ func TestLedgerOnCluster(t *testing.T) {
 			}
 		}
 		for _, n := range nodes {
-			c := redis.NewClient(&redis.Options{Addr: n.addr})
+			c := redis.NewClient(&redis.Options{Addr: n.Addr})
 			keys, err := c.DBSize(t.Context()).Result()
 			_ = c.Close()
 			if err != nil || keys == 0 {
-				t.Fatalf("master %s holds %d keys (%v): the accounts did not spread", n.addr, keys, err)
+				t.Fatalf("master %s holds %d keys (%v): the accounts did not spread", n.Addr, keys, err)
 			}
 		}
 	})
@@ -48,13 +48,13 @@ func TestLedgerOnCluster(t *testing.T) {
 		if err := CheckEvictionPolicy(t.Context(), rdb); err != nil {
 			t.Fatalf("CheckEvictionPolicy with noeviction everywhere: %v", err)
 		}
-		c := redis.NewClient(&redis.Options{Addr: nodes[1].addr})
+		c := redis.NewClient(&redis.Options{Addr: nodes[1].Addr})
 		defer c.Close()
 		if err := c.ConfigSet(t.Context(), "maxmemory-policy", "allkeys-lfu").Err(); err != nil {
 			t.Fatal(err)
 		}
 		err := CheckEvictionPolicy(t.Context(), rdb)
-		want := "redis maxmemory-policy is allkeys-lfu on " + nodes[1].addr + "; tokengate needs noeviction: evicted keys would mint or lose tokens"
+		want := "redis maxmemory-policy is allkeys-lfu on " + nodes[1].Addr + "; tokengate needs noeviction: evicted keys would mint or lose tokens"
 		var pe *EvictionPolicyError
 		if err == nil || err.Error() != want || !errors.As(err, &pe) {
 			t.Fatalf("CheckEvictionPolicy with one master on allkeys-lfu: %v\nwant %s", err, want)
@@ -65,25 +65,25 @@ func TestLedgerOnCluster(t *testing.T) {
 // startCluster starts three redis-servers in cluster mode, gives each a
 // third of the slots, joins them and waits until every node reports the
 // cluster ok and go-redis routes to all three masters.
-func startCluster(t *testing.T) (*redis.ClusterClient, []*redisServer) {
+func startCluster(t *testing.T) (*redis.ClusterClient, []*redistest.Server) {
 	t.Helper()
 	ctx := t.Context()
-	nodes := make([]*redisServer, 3)
+	nodes := make([]*redistest.Server, 3)
 	direct := make([]*redis.Client, len(nodes))
 	for i := range nodes {
-		nodes[i] = startRedis(t, true, "--cluster-node-timeout", "5000")
-		direct[i] = redis.NewClient(&redis.Options{Addr: nodes[i].addr})
+		nodes[i] = redistest.Start(t, true, "--cluster-node-timeout", "5000")
+		direct[i] = redis.NewClient(&redis.Options{Addr: nodes[i].Addr})
 		t.Cleanup(func() { _ = direct[i].Close() })
 	}
 	for i, c := range direct {
 		lo, hi := i*16384/len(direct), (i+1)*16384/len(direct)-1
 		if err := c.ClusterAddSlotsRange(ctx, lo, hi).Err(); err != nil {
-			t.Fatalf("CLUSTER ADDSLOTSRANGE %d %d on %s: %v", lo, hi, nodes[i].addr, err)
+			t.Fatalf("CLUSTER ADDSLOTSRANGE %d %d on %s: %v", lo, hi, nodes[i].Addr, err)
 		}
 	}
 	for _, n := range nodes[1:] {
-		if err := direct[0].Do(ctx, "CLUSTER", "MEET", "127.0.0.1", n.port, n.clusterPort).Err(); err != nil {
-			t.Fatalf("CLUSTER MEET %s: %v", n.addr, err)
+		if err := direct[0].Do(ctx, "CLUSTER", "MEET", "127.0.0.1", n.Port, n.ClusterPort).Err(); err != nil {
+			t.Fatalf("CLUSTER MEET %s: %v", n.Addr, err)
 		}
 	}
 	waitFor(t, 15*time.Second, "every node to report cluster_state:ok with 3 nodes", func() bool {
@@ -98,7 +98,7 @@ func startCluster(t *testing.T) (*redis.ClusterClient, []*redisServer) {
 
 	addrs := make([]string, len(nodes))
 	for i, n := range nodes {
-		addrs[i] = n.addr
+		addrs[i] = n.Addr
 	}
 	e, err := ParseURL("redis+cluster://" + strings.Join(addrs, ","))
 	if err != nil {

@@ -6,19 +6,21 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/iasolaris/tokengate/internal/redistest"
 )
 
 func TestCheckEvictionPolicy(t *testing.T) {
-	srv := startRedis(t, false, "--maxmemory-policy", "allkeys-lru")
-	rdb := redis.NewClient(&redis.Options{Addr: srv.addr})
+	srv := redistest.Start(t, false, "--maxmemory-policy", "allkeys-lru")
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { _ = rdb.Close() })
 	for _, c := range []struct {
 		policy string
 		want   string // the error, or "" for none
 	}{
-		{"allkeys-lru", "redis maxmemory-policy is allkeys-lru on " + srv.addr + "; tokengate needs noeviction: evicted keys would mint or lose tokens"},
-		{"volatile-lru", "redis maxmemory-policy is volatile-lru on " + srv.addr + "; tokengate needs noeviction: evicted keys would mint or lose tokens"},
-		{"allkeys-random", "redis maxmemory-policy is allkeys-random on " + srv.addr + "; tokengate needs noeviction: evicted keys would mint or lose tokens"},
+		{"allkeys-lru", "redis maxmemory-policy is allkeys-lru on " + srv.Addr + "; tokengate needs noeviction: evicted keys would mint or lose tokens"},
+		{"volatile-lru", "redis maxmemory-policy is volatile-lru on " + srv.Addr + "; tokengate needs noeviction: evicted keys would mint or lose tokens"},
+		{"allkeys-random", "redis maxmemory-policy is allkeys-random on " + srv.Addr + "; tokengate needs noeviction: evicted keys would mint or lose tokens"},
 		{"noeviction", ""},
 	} {
 		t.Run(c.policy, func(t *testing.T) {

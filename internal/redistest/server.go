@@ -1,4 +1,8 @@
-package redisledger
+// Package redistest starts redis-server processes of a test's own, on free
+// loopback ports, for tests that need a server they can configure or stop
+// (an eviction policy, a Redis Cluster, an outage) without touching the
+// shared Redis at 127.0.0.1:6379. Only tests import it.
+package redistest
 
 import (
 	"bufio"
@@ -11,18 +15,18 @@ import (
 	"time"
 )
 
-// redisServer is a redis-server a test started and stops in its cleanup.
-type redisServer struct {
-	addr        string // 127.0.0.1:port
-	port        int
-	clusterPort int // 0 unless started in cluster mode
+// Server is a redis-server a test started and stops in its cleanup.
+type Server struct {
+	Addr        string // 127.0.0.1:port
+	Port        int
+	ClusterPort int // 0 unless started in cluster mode
 }
 
-// startRedis starts a redis-server of its own on a free port, with no
+// Start starts a redis-server of its own on a free port, with no
 // persistence, and returns once it accepts connections. args are added to
 // the command line; cluster mode also gets a free cluster bus port. A port
 // taken between choosing and binding it is retried with another.
-func startRedis(t *testing.T, cluster bool, args ...string) *redisServer {
+func Start(t testing.TB, cluster bool, args ...string) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -31,14 +35,14 @@ func startRedis(t *testing.T, cluster bool, args ...string) *redisServer {
 	dir := t.TempDir()
 	var out string
 	for range 5 {
-		s := &redisServer{port: freePort(t)}
-		s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
-		argv := []string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		s := &Server{Port: freePort(t)}
+		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+		argv := []string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 			"--dir", dir, "--logfile", "", "--daemonize", "no"}
 		if cluster {
-			s.clusterPort = freePort(t)
-			argv = append(argv, "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(s.clusterPort),
-				"--cluster-config-file", dir+"/nodes-"+strconv.Itoa(s.port)+".conf")
+			s.ClusterPort = freePort(t)
+			argv = append(argv, "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(s.ClusterPort),
+				"--cluster-config-file", dir+"/nodes-"+strconv.Itoa(s.Port)+".conf")
 		}
 		var ready bool
 		if ready, out = run(t, bin, append(argv, args...)); ready {
@@ -56,7 +60,7 @@ func startRedis(t *testing.T, cluster bool, args ...string) *redisServer {
 // accepts connections. It reports whether it did and, if not, what it said
 // before it exited. A started server is killed in t.Cleanup, with no
 // context of the test's, which is already canceled by then.
-func run(t *testing.T, bin string, argv []string) (bool, string) {
+func run(t testing.TB, bin string, argv []string) (bool, string) {
 	t.Helper()
 	cmd := exec.Command(bin, argv...)
 	// Its log goes through a pipe of ours, read to the end, so the server
@@ -117,7 +121,7 @@ func run(t *testing.T, bin string, argv []string) (bool, string) {
 // freePort returns a TCP port nothing listens on right now. redis-server
 // cannot take over a listener, so the port is released before it binds;
 // startRedis retries if another process took it meanwhile.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
