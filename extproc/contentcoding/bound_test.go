@@ -48,26 +48,36 @@ func TestDecodingStopsAtTheBound(t *testing.T) {
 		t.Run(c.String(), func(t *testing.T) {
 			coded := bomb(t, c, 8<<20)
 			emitted := 0
-			d := NewDecoder([]Coding{c}, func(p []byte) { emitted += len(p) }, Options{MaxDecoded: bound})
+			emit := func(p []byte) { emitted += len(p) }
+			d := NewDecoder([]Coding{c}, Options{MaxDecoded: bound})
 			defer d.Close()
-			used, err := d.Write(coded)
+			// In 64-byte chunks, so the test sees where decoding stopped.
+			const size = 64
+			fed := 0
+			var err error
+			for ; fed < len(coded) && err == nil; fed += size {
+				err = d.Feed(coded[fed:min(fed+size, len(coded))], emit)
+			}
+			if err == nil {
+				err = d.End(emit)
+			}
 			if !errors.Is(err, ErrTooLarge) || emitted > bound || d.Decoded() != int64(emitted) {
 				t.Fatalf("err %v after emitting %d bytes (Decoded %d), bound %d", err, emitted, d.Decoded(), bound)
 			}
-			if c == Gzip && used >= len(coded) {
-				t.Fatalf("read all %d coded bytes of a bomb stopped at %d decoded", used, bound)
+			if c == Gzip && fed > len(coded)/4 {
+				t.Fatalf("fed %d of %d coded bytes before a bomb stopped at %d decoded", fed, len(coded), bound)
 			}
-			if _, err := d.Write([]byte{0}); !errors.Is(err, ErrTooLarge) {
-				t.Fatalf("Write after the bound: %v", err)
+			if err := d.Feed([]byte{0}, emit); !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("Feed after the bound: %v", err)
 			}
-			if err := d.End(); !errors.Is(err, ErrTooLarge) || emitted > bound {
+			if err := d.End(emit); !errors.Is(err, ErrTooLarge) || emitted > bound {
 				t.Fatalf("End after the bound: %v, emitted %d", err, emitted)
 			}
 		})
 	}
 }
 
-// The bound is on decoded bytes, not on each Write: a body that reaches it
+// The bound is on decoded bytes, not on each Feed: a body that reaches it
 // exactly is whole.
 func TestBodyOfExactlyTheBoundIsWhole(t *testing.T) {
 	want := mustRead(t, "openai_chat_usage.sse")
@@ -86,17 +96,18 @@ func TestBodyOfExactlyTheBoundIsWhole(t *testing.T) {
 func TestCoroutineEndsWithItsBody(t *testing.T) {
 	coded := mustRead(t, "openai_chat_usage.sse.gz")
 	half := coded[:len(coded)/2]
-	write := func(d *Decoder, p []byte) error { _, err := d.Write(p); return err }
+	discard := func([]byte) {}
+	write := func(d *Decoder, p []byte) error { return d.Feed(p, discard) }
 	tests := []struct {
 		name string
 		run  func(d *Decoder) error
 		want error
 	}{
 		{"closed mid-body", func(d *Decoder) error { _ = write(d, half); d.Close(); return write(d, nil) }, ErrClosed},
-		{"closed twice", func(d *Decoder) error { _ = write(d, half); d.Close(); d.Close(); return d.End() }, ErrClosed},
-		{"closed before any input", func(d *Decoder) error { d.Close(); return d.End() }, ErrClosed},
-		{"whole", func(d *Decoder) error { _ = write(d, coded); return d.End() }, nil},
-		{"truncated", func(d *Decoder) error { _ = write(d, half); return d.End() }, ErrTruncated},
+		{"closed twice", func(d *Decoder) error { _ = write(d, half); d.Close(); d.Close(); return d.End(discard) }, ErrClosed},
+		{"closed before any input", func(d *Decoder) error { d.Close(); return d.End(discard) }, ErrClosed},
+		{"whole", func(d *Decoder) error { _ = write(d, coded); return d.End(discard) }, nil},
+		{"truncated", func(d *Decoder) error { _ = write(d, half); return d.End(discard) }, ErrTruncated},
 		{"corrupt", func(d *Decoder) error { return write(d, []byte("data: not gzip at all\n\n")) }, ErrCorrupt},
 		{"too large", func(d *Decoder) error { d.maxDecoded = 100; return write(d, half) }, ErrTooLarge},
 	}
@@ -104,8 +115,8 @@ func TestCoroutineEndsWithItsBody(t *testing.T) {
 	base := runtime.NumGoroutine()
 	waiting := make([]*Decoder, n)
 	for i := range waiting {
-		waiting[i] = NewDecoder([]Coding{Gzip}, func([]byte) {}, Options{})
-		if _, err := waiting[i].Write(half); err != nil {
+		waiting[i] = NewDecoder([]Coding{Gzip}, Options{})
+		if err := waiting[i].Feed(half, discard); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -122,7 +133,7 @@ func TestCoroutineEndsWithItsBody(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			base := runtime.NumGoroutine()
 			for range n {
-				if err := tt.run(NewDecoder([]Coding{Gzip}, func([]byte) {}, Options{})); !errors.Is(err, tt.want) {
+				if err := tt.run(NewDecoder([]Coding{Gzip}, Options{})); !errors.Is(err, tt.want) {
 					t.Fatalf("ended with %v, want %v", err, tt.want)
 				}
 			}

@@ -23,7 +23,7 @@ type Options struct {
 	MaxDecoded int64
 }
 
-// The ways decoding ends other than success. Errors from Write and End
+// The ways decoding ends other than success. Errors from Feed and End
 // wrap one of them.
 var (
 	// ErrTruncated means the body ended before its coded stream did: an
@@ -34,7 +34,7 @@ var (
 	ErrCorrupt = errors.New("contentcoding: corrupt coded stream")
 	// ErrTooLarge means the decoded body passed Options.MaxDecoded.
 	ErrTooLarge = errors.New("contentcoding: decoded body exceeds its bound")
-	// ErrClosed means Write or End came after Close.
+	// ErrClosed means Feed or End came after Close.
 	ErrClosed = errors.New("contentcoding: decoder closed")
 )
 
@@ -46,21 +46,24 @@ var errStopped = errors.New("contentcoding: stopped")
 const outSize = 16 << 10
 
 // Decoder undoes the codings of one body fed to it a chunk at a time, cut
-// anywhere, and hands the decoded bytes to emit as soon as the decompressors
-// produce them. It is not safe for concurrent use: one goroutine owns one
-// exchange and its decoder.
+// anywhere, and hands the decoded bytes to the caller's emit as soon as the
+// decompressors produce them. It is not safe for concurrent use: one
+// goroutine owns one exchange and its decoder.
 //
-// The decompressors run on a coroutine started by the first Write. It ends
+// The decompressors run on a coroutine started by the first Feed. It ends
 // when the coded stream does, at End, at Close, or at the first error; an
 // owner that stops feeding early must call Close, which returns once the
 // coroutine has ended.
+//
+// emit is an argument of each call rather than a field so that the Decoder
+// keeps no reference to its owner: an owner that would otherwise live on
+// the stack (an exchange on its Process goroutine) stays there.
 type Decoder struct {
 	codings    []Coding
-	emit       func([]byte)
 	maxDecoded int64
 
 	next func() ([]byte, bool) // resumes the coroutine until it yields
-	stop func()                // ends it; nil before the first Write and after Close
+	stop func()                // ends it; nil before the first Feed and after Close
 
 	// Shared with the coroutine, which only runs while next or stop waits.
 	in     []byte            // the part of the current chunk not yet read
@@ -70,53 +73,46 @@ type Decoder struct {
 
 	decoded int64 // bytes emitted
 	ended   bool  // the coroutine returned
-	err     error // sticky: returned by every later Write and End
+	err     error // sticky: returned by every later Feed and End
 }
 
 // NewDecoder returns a decoder for a body coded with codings, listed in the
 // order they were applied (as Parse returns them; it decodes the last one
-// first). emit receives each run of decoded bytes; the slice is valid only
-// during the call.
-func NewDecoder(codings []Coding, emit func([]byte), o Options) *Decoder {
+// first).
+func NewDecoder(codings []Coding, o Options) *Decoder {
 	if o.MaxDecoded <= 0 {
 		o.MaxDecoded = DefaultMaxDecoded
 	}
-	return &Decoder{codings: codings, emit: emit, maxDecoded: o.MaxDecoded}
+	return &Decoder{codings: codings, maxDecoded: o.MaxDecoded}
 }
 
-// Write decodes chunk, the next part of the body, and emits every decoded
-// byte it makes available before returning; it keeps no reference to chunk.
-// Bytes after the end of a complete coded stream are ignored. A corrupt
-// stream or one past MaxDecoded fails the Write and every call after it;
-// the coroutine has then ended.
-func (d *Decoder) Write(chunk []byte) (int, error) {
-	if d.err != nil {
-		return 0, d.err
-	}
-	if d.ended {
-		return len(chunk), nil
+// Feed decodes chunk, the next part of the body, and passes every decoded
+// byte it makes available to emit before returning; the slice emit gets is
+// valid only during that call, and Feed keeps no reference to chunk. Bytes
+// after the end of a complete coded stream are ignored. A corrupt stream or
+// one past MaxDecoded fails the Feed and every call after it; the coroutine
+// has then ended.
+func (d *Decoder) Feed(chunk []byte, emit func([]byte)) error {
+	if d.err != nil || d.ended {
+		return d.err
 	}
 	d.start()
 	d.in = chunk
-	d.pump()
-	used := len(chunk) - len(d.in)
+	d.pump(emit)
 	d.in = nil
-	if d.err != nil {
-		return used, d.err
-	}
-	return len(chunk), nil
+	return d.err
 }
 
-// End says the body is complete: it emits what is left and reports whether
-// the coded stream was whole (nil), cut short (ErrTruncated), corrupt or too
-// large. The coroutine has ended when End returns.
-func (d *Decoder) End() error {
+// End says the body is complete: it passes what is left to emit and reports
+// whether the coded stream was whole (nil), cut short (ErrTruncated),
+// corrupt or too large. The coroutine has ended when End returns.
+func (d *Decoder) End(emit func([]byte)) error {
 	if d.err != nil || d.ended {
 		return d.err
 	}
 	d.start()
 	d.eof = true
-	d.pump()
+	d.pump(emit)
 	return d.err
 }
 
@@ -145,7 +141,7 @@ func (d *Decoder) start() {
 
 // pump runs the coroutine until it needs input or ends, emitting what it
 // decodes and enforcing MaxDecoded.
-func (d *Decoder) pump() {
+func (d *Decoder) pump(emit func([]byte)) {
 	for {
 		out, ok := d.next()
 		if !ok {
@@ -161,7 +157,7 @@ func (d *Decoder) pump() {
 			return
 		}
 		d.decoded += int64(len(out))
-		d.emit(out)
+		emit(out)
 	}
 }
 
@@ -235,7 +231,7 @@ func (s source) ReadByte() (byte, error) {
 }
 
 // await returns once input is there: at once if the current chunk has some
-// left, else after the owner's next Write. It returns io.EOF after End and
+// left, else after the owner's next Feed. It returns io.EOF after End and
 // errStopped after Close.
 func (d *Decoder) await() error {
 	for len(d.in) == 0 {

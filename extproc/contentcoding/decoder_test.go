@@ -51,7 +51,7 @@ func decode(t testing.TB, codings []Coding, o Options, chunks ...[]byte) ([]byte
 	t.Helper()
 	var out []byte
 	failed := false
-	d := NewDecoder(codings, func(p []byte) {
+	emit := func(p []byte) {
 		if failed {
 			t.Fatalf("emitted %d bytes after an error", len(p))
 		}
@@ -59,18 +59,19 @@ func decode(t testing.TB, codings []Coding, o Options, chunks ...[]byte) ([]byte
 			t.Fatal("emitted an empty run")
 		}
 		out = append(out, p...)
-	}, o)
+	}
+	d := NewDecoder(codings, o)
 	defer d.Close()
 	for _, c := range chunks {
 		c = bytes.Clone(c)
-		_, err := d.Write(c)
+		err := d.Feed(c, emit)
 		clear(c)
 		if err != nil {
 			failed = true
 			return out, err
 		}
 	}
-	return out, d.End()
+	return out, d.End(emit)
 }
 
 func TestDecodeRecordings(t *testing.T) {
@@ -185,30 +186,31 @@ func TestBytesAfterACompleteStreamAreIgnored(t *testing.T) {
 	}
 }
 
-func TestWriteAfterCloseOrEnd(t *testing.T) {
+func TestFeedAfterCloseOrEnd(t *testing.T) {
 	coded := mustRead(t, "completion.json.gz")
-	d := NewDecoder([]Coding{Gzip}, func([]byte) {}, Options{})
-	if _, err := d.Write(coded[:10]); err != nil {
+	discard := func([]byte) {}
+	d := NewDecoder([]Coding{Gzip}, Options{})
+	if err := d.Feed(coded[:10], discard); err != nil {
 		t.Fatal(err)
 	}
 	d.Close()
 	d.Close()
-	if _, err := d.Write(coded[10:]); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Write after Close: %v", err)
+	if err := d.Feed(coded[10:], discard); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Feed after Close: %v", err)
 	}
-	if err := d.End(); !errors.Is(err, ErrClosed) {
+	if err := d.End(discard); !errors.Is(err, ErrClosed) {
 		t.Fatalf("End after Close: %v", err)
 	}
 
-	d = NewDecoder([]Coding{Gzip}, func([]byte) {}, Options{})
-	if _, err := d.Write(coded); err != nil {
+	d = NewDecoder([]Coding{Gzip}, Options{})
+	if err := d.Feed(coded, discard); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.End(); err != nil {
+	if err := d.End(discard); err != nil {
 		t.Fatal(err)
 	}
 	d.Close()
-	if err := d.End(); err != nil {
+	if err := d.End(discard); err != nil {
 		t.Fatalf("End after a whole stream and Close: %v", err)
 	}
 	if n := d.Decoded(); n != int64(len(mustRead(t, "completion.json"))) {
