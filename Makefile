@@ -12,6 +12,8 @@ LDFLAGS   := -X main.version=$(VERSION)
 # because a duration-based -fuzztime can fail with a spurious "context
 # deadline exceeded" on a loaded machine (golang/go#75804, fixed in Go 1.27).
 FUZZ      := ./extproc/sse:FuzzDecoderSplit:60000 \
+             ./extproc/contentcoding:FuzzRoundTrip:20000 \
+             ./extproc/contentcoding:FuzzGarbage:60000 \
              ./extproc/openai:FuzzParseRequest:30000 \
              ./extproc:FuzzRewrite:25000 \
              ./extproc/openai:FuzzScanChunk:60000 \

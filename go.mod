@@ -3,6 +3,7 @@ module github.com/iasolaris/tokengate
 go 1.26.8
 
 require (
+	github.com/andybalholm/brotli v1.3.0
 	github.com/envoyproxy/go-control-plane/envoy v1.40.0
 	github.com/go-viper/mapstructure/v2 v2.4.0
 	github.com/google/go-cmp v0.7.0

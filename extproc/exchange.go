@@ -7,6 +7,7 @@ import (
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
+	"github.com/iasolaris/tokengate/extproc/contentcoding"
 	"github.com/iasolaris/tokengate/extproc/openai"
 	"github.com/iasolaris/tokengate/extproc/sse"
 	"github.com/iasolaris/tokengate/extproc/tokens"
@@ -45,7 +46,6 @@ type exchange struct {
 	// Set in the response phase.
 	upstreamFailed bool // status >= 400: release, do not debit
 	eventStream    bool
-	compressed     bool // content-encoding other than identity: the body is unreadable
 	dec            sse.Decoder
 	usage          openai.Usage
 	haveUsage      bool
@@ -55,6 +55,15 @@ type exchange struct {
 	jsonTooBig     bool
 	ended          bool // the end_of_stream message was answered or is being answered
 	finished       bool
+
+	// A coded body (content-encoding other than identity) reaches the client
+	// as the upstream sent it and is read through body, made at its first
+	// chunk; body's goroutine ends with the exchange. unreadable means the
+	// usage cannot be known (a coding tokengate cannot undo, a corrupt body,
+	// one that decodes past its bound): the response is settled at its hold.
+	codings    []contentcoding.Coding
+	body       *contentcoding.Decoder
+	unreadable bool
 
 	// Rewriting a stream (stripUsage): bytes of an event cut by a chunk
 	// boundary are held back in carry until the event is whole, because the

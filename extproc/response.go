@@ -1,8 +1,11 @@
 package extproc
 
 import (
+	"errors"
+
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
+	"github.com/iasolaris/tokengate/extproc/contentcoding"
 	"github.com/iasolaris/tokengate/extproc/openai"
 )
 
@@ -17,11 +20,8 @@ func (ex *exchange) responseHeaders(m *extprocv3.HttpHeaders) *extprocv3.Process
 		ex.upstreamFailed = true
 	}
 	ex.eventStream = h.isEventStream()
-	if enc, ok := h.Get("content-encoding"); ok && enc != "" && enc != "identity" {
-		// tokengate removed accept-encoding, yet the upstream compressed:
-		// the body cannot be read, so usage will be tokengate's estimate.
-		ex.compressed = true
-		ex.logger().Warn("upstream compressed a metered response; charging the estimate", "content_encoding", enc)
+	if !ex.upstreamFailed {
+		ex.readCoding(h)
 	}
 	if m.GetEndOfStream() {
 		// A headers-only response: no body message follows (envoy-ext-proc.md
@@ -49,7 +49,12 @@ func (ex *exchange) responseBody(b *extprocv3.HttpBody) *extprocv3.ProcessingRes
 		ex.ended = true
 	}
 	switch {
-	case ex.upstreamFailed, ex.compressed:
+	case ex.upstreamFailed, ex.unreadable:
+		return continueResponseBody
+	case ex.codings != nil:
+		// A coded body is never changed: tokengate does not code it again,
+		// so a usage chunk it asked for stays in the client's stream.
+		ex.readCoded(chunk, last)
 		return continueResponseBody
 	case !ex.eventStream:
 		ex.collectJSON(chunk, last)
@@ -112,6 +117,110 @@ func (ex *exchange) readEvents(chunk []byte, last bool) {
 		if ev, ok := ex.dec.Close(); ok {
 			ex.event(ev.Data)
 		}
+	}
+}
+
+// readCoding notes the response's content coding. tokengate removed
+// accept-encoding, yet an upstream may compress anyway (a proxy or CDN that
+// ignores the request's headers, a cached answer); such a body is read
+// decoded while the client gets it as sent. A coding tokengate cannot undo
+// makes the response unreadable from the start.
+func (ex *exchange) readCoding(h Headers) {
+	v, ok := contentEncoding(h)
+	if !ok {
+		return // the common case: no header, nothing allocated
+	}
+	codings, err := contentcoding.Parse(v)
+	if err != nil {
+		ex.unreadable = true
+		ex.logger().Warn("upstream used a content coding tokengate cannot read; charging the hold", "err", err)
+		return
+	}
+	ex.codings = codings // nil for identity: read as plain
+}
+
+// contentEncoding joins the values of every content-encoding line, since
+// several lines are one list (RFC 9110 §5.3).
+func contentEncoding(h Headers) (string, bool) {
+	if h.count("content-encoding") < 2 {
+		return h.Get("content-encoding")
+	}
+	var v []byte
+	for _, hv := range h.m.GetHeaders() {
+		if hv.GetKey() != "content-encoding" {
+			continue
+		}
+		if len(v) > 0 {
+			v = append(v, ',')
+		}
+		if raw := hv.GetRawValue(); len(raw) > 0 {
+			v = append(v, raw...)
+		} else {
+			v = append(v, hv.GetValue()...)
+		}
+	}
+	return string(v), true
+}
+
+// readCoded decodes one chunk of a coded body and reads the decoded bytes
+// as it would a plain body's. A body that ends inside its coded stream is
+// read like a plain one cut short: what decoded counts. One that cannot be
+// decoded at all is given up.
+func (ex *exchange) readCoded(chunk []byte, last bool) {
+	if ex.body == nil {
+		ex.startDecoding(contentcoding.Options{})
+	}
+	err := ex.body.Feed(chunk, ex.readDecoded)
+	if err == nil && last {
+		err = ex.body.End(ex.readDecoded)
+	}
+	if err != nil && !errors.Is(err, contentcoding.ErrTruncated) {
+		ex.cannotRead(err)
+		return
+	}
+	if last {
+		ex.readPlain(nil, true)
+	}
+}
+
+// startDecoding makes the body's decoder. Its bound on decoded bytes is
+// contentcoding's default unless o says otherwise: far above any real
+// completion, and a cost in CPU the exchange can bear.
+func (ex *exchange) startDecoding(o contentcoding.Options) {
+	ex.body = contentcoding.NewDecoder(ex.codings, o)
+}
+
+// readDecoded takes each run of decoded bytes.
+func (ex *exchange) readDecoded(p []byte) { ex.readPlain(p, false) }
+
+// readPlain reads usage and completion text from body bytes that go to the
+// client unchanged.
+func (ex *exchange) readPlain(chunk []byte, last bool) {
+	if ex.eventStream {
+		ex.readEvents(chunk, last)
+	} else {
+		ex.collectJSON(chunk, last)
+	}
+}
+
+// cannotRead gives up on a body that is corrupt or decodes past its bound.
+// Usage it may already have shown came from bytes now known to be bad, so
+// it is dropped: the response is settled at its hold and recorded as an
+// estimate (settledUsage).
+func (ex *exchange) cannotRead(err error) {
+	ex.unreadable, ex.haveUsage = true, false
+	ex.stopReading()
+	ex.logger().Warn("upstream's coded body cannot be read; charging the hold",
+		"content_encoding", ex.codings, "decoded_bytes", ex.body.Decoded(), "err", err)
+}
+
+// stopReading ends the body's decoder, and with it the decoder's
+// goroutine. Settlement calls it whatever became of the body (a client
+// gone mid-stream never sends the last chunk); only an admitted 2xx
+// response ever starts one, and every such exchange is settled.
+func (ex *exchange) stopReading() {
+	if ex.body != nil {
+		ex.body.Close()
 	}
 }
 

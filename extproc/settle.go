@@ -104,13 +104,31 @@ func retry(ctx context.Context, call func(context.Context) error) error {
 
 // settledUsage is the usage the upstream reported, or tokengate's own count
 // when it reported none (a stream cut short, a client gone): the prompt at
-// its estimate, the completion counted from the text deltas seen.
+// its estimate, the completion counted from the text deltas seen. A body
+// tokengate could not read (an unknown coding, a corrupt or bomb-sized
+// coded body) is charged its hold instead. The body is over by now, so its
+// decoder, if any, is ended here.
 func (ex *exchange) settledUsage() quota.Usage {
+	ex.stopReading()
 	if ex.haveUsage {
 		return quota.Usage{Prompt: quota.Tokens(ex.usage.Prompt), Completion: quota.Tokens(ex.usage.Completion)}
 	}
 	ex.s.metrics.estimated.Inc()
-	return quota.Usage{Prompt: ex.promptEstimate, Completion: completionSeen(ex.deltas, ex.completion.Estimate())}
+	seen := quota.Usage{Prompt: ex.promptEstimate, Completion: completionSeen(ex.deltas, ex.completion.Estimate())}
+	if !ex.unreadable {
+		return seen
+	}
+	// The completion went to the client unseen, so the charge is what the
+	// request was allowed to spend, never the prompt alone: the hold, or for
+	// a request admitted without one (ledger down, fail open) what it would
+	// have held, as far as the exchange knows: the prompt estimate and the
+	// default completion hold. Text that was read before the body went bad
+	// counts when it is more.
+	hold := quota.Usage{Prompt: ex.res.Prompt, Completion: ex.res.Completion}
+	if !ex.held {
+		hold = quota.Usage{Prompt: ex.promptEstimate, Completion: ex.s.completionHold(admission{choices: 1})}
+	}
+	return quota.Usage{Prompt: max(hold.Prompt, seen.Prompt), Completion: max(hold.Completion, seen.Completion)}
 }
 
 // completionSeen counts the completion tokens of a stream from its deltas.

@@ -43,10 +43,12 @@ func (p plan) usage() Usage {
 	return Usage{PromptTokens: p.prompt, CompletionTokens: p.perChoice * p.choices}
 }
 
-// knobs are the per-request x-fake-* overrides; -1 (0 for status) = unset.
+// knobs are the per-request x-fake-* overrides; -1 (0 for status, nil for
+// codings) = unset.
 type knobs struct {
 	prompt, completion, cutAfter int
 	status                       int
+	codings                      []string // x-fake-content-encoding
 }
 
 // maxKnob bounds header overrides so a typo cannot make a stream of a
@@ -79,7 +81,9 @@ func readKnobs(h http.Header) (knobs, *apiError) {
 	if _, ok := lineEnd(h); !ok {
 		return k, badRequest(fmt.Sprintf("Invalid header x-fake-line-end: %q, want lf, crlf or cr.", h.Get("x-fake-line-end")), "", "")
 	}
-	return k, nil
+	codings, bad := readCodings(h)
+	k.codings = codings
+	return k, bad
 }
 
 // lineEnd is the line end x-fake-line-end asks streamed events to use (LF
@@ -172,6 +176,11 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, opts *Options, d
 	if err := pause(r.Context(), opts.FirstByteDelay); err != nil {
 		return 499, p.usage() // the client went away before we answered
 	}
+	var coded *codedWriter
+	if len(k.codings) > 0 {
+		coded = newCodedWriter(w, k.codings)
+		w = coded
+	}
 	switch err := d.respond(s, w, r, opts, p); {
 	case errors.Is(err, errCut):
 		// The documented way to make net/http drop the connection without
@@ -179,6 +188,11 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, opts *Options, d
 		panic(http.ErrAbortHandler)
 	case err != nil:
 		return 499, p.usage()
+	}
+	if coded != nil {
+		if err := coded.finish(); err != nil {
+			return 499, p.usage() // the client went away before the trailer
+		}
 	}
 	return http.StatusOK, p.usage()
 }

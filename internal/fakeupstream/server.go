@@ -32,6 +32,12 @@
 //	                             Non-streamed: send half the body, then drop.
 //	x-fake-line-end: E           end every line of a stream with E: lf (the default), crlf or cr,
 //	                             as SSE allows and some servers and proxies send.
+//	x-fake-content-encoding: C   code the answer (streamed or not) with C, a comma list applied
+//	                             in order of gzip, deflate (zlib), raw-deflate (raw deflate sent
+//	                             as "deflate", as some servers do) and br, flushed after every
+//	                             event; any other name is sent in Content-Encoding without
+//	                             coding the body, as a coding the client cannot know.
+//	                             Errors are never coded; a cut answer stops mid-stream.
 package fakeupstream
 
 import (
