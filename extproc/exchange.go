@@ -36,6 +36,9 @@ type exchange struct {
 	// abandoned and may have left a hold behind, which finish releases.
 	maybeHeld bool
 	res       quota.Reservation
+	// asked is the hold the request asked the ledger for; an unreadable
+	// response of a request admitted without a hold is charged at it.
+	asked quota.Hold
 	// promptEstimate is what the prompt is charged at when the upstream never
 	// reports usage: the exact count where it was computed, else the estimate.
 	promptEstimate quota.Tokens

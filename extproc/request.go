@@ -117,7 +117,7 @@ func (ex *exchange) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 		}
 		plan = refined
 	}
-	ex.promptEstimate = plan.estimate
+	ex.promptEstimate, ex.asked = plan.estimate, plan.hold
 	switch {
 	case ex.ctx.Err() != nil:
 		// The client went away while the ledger answered: nothing goes

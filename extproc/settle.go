@@ -120,13 +120,12 @@ func (ex *exchange) settledUsage() quota.Usage {
 	}
 	// The completion went to the client unseen, so the charge is what the
 	// request was allowed to spend, never the prompt alone: the hold, or for
-	// a request admitted without one (ledger down, fail open) what it would
-	// have held, as far as the exchange knows: the prompt estimate and the
-	// default completion hold. Text that was read before the body went bad
-	// counts when it is more.
+	// a request admitted without one (ledger down, fail open) the hold it
+	// asked for. Text that was read before the body went bad counts when it
+	// is more.
 	hold := quota.Usage{Prompt: ex.res.Prompt, Completion: ex.res.Completion}
 	if !ex.held {
-		hold = quota.Usage{Prompt: ex.promptEstimate, Completion: ex.s.completionHold(admission{choices: 1})}
+		hold = quota.Usage{Prompt: ex.asked.Prompt, Completion: ex.asked.Completion}
 	}
 	return quota.Usage{Prompt: max(hold.Prompt, seen.Prompt), Completion: max(hold.Completion, seen.Completion)}
 }

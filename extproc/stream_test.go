@@ -193,8 +193,8 @@ func TestHardEnforcementClampsTheCompletionCap(t *testing.T) {
 }
 
 // Admitted requests reach the upstream with the caller's key replaced by the
-// upstream's, and without accept-encoding: the usage in the response body
-// can only be read uncompressed.
+// upstream's, and without accept-encoding: a compressed response is read
+// through its coding, but only at the cost of decompressing it.
 func TestAdmittedRequestHeaderEdits(t *testing.T) {
 	tests := []struct {
 		name, header, sent, want string

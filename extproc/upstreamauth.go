@@ -20,9 +20,10 @@ type upstreamAuth struct {
 	// configured and the caller's headers go through untouched.
 	set []*corev3.HeaderValueOption
 	// removeMetered is what an admitted model call loses: accept-encoding,
-	// because tokengate reads usage from the response body (a compressor
-	// after ext_proc can still compress for the client), and the caller's
-	// key headers when the upstream's key replaces them.
+	// because tokengate reads usage from the response body and a coded one
+	// costs a decompression (a compressor after ext_proc can still compress
+	// for the client), and the caller's key headers when the upstream's key
+	// replaces them.
 	removeMetered []string
 	// passthrough answers the request headers of a passthrough route.
 	passthrough *extprocv3.ProcessingResponse
