@@ -19,15 +19,22 @@ func liveHeap() uint64 {
 
 // remembered counts the outcomes every account remembers.
 func (l *Ledger) remembered() int {
-	n := 0
+	n, _ := l.queued()
+	return n
+}
+
+// queued is how many outcomes are remembered and how many queue slots the
+// accounts keep allocated for them.
+func (l *Ledger) queued() (remembered, slots int) {
 	l.accounts.Range(func(_, v any) bool {
 		a := v.(*account)
 		a.mu.Lock()
-		n += a.outcomes.size()
+		remembered += a.outcomes.size()
+		slots += cap(a.outcomes.queue)
 		a.mu.Unlock()
 		return true
 	})
-	return n
+	return remembered, slots
 }
 
 // requestID is shaped like extproc's: a random process prefix and a counter.
@@ -114,37 +121,60 @@ func TestSoakMemoryStaysFlat(t *testing.T) {
 		step     = 2 * time.Millisecond // between requests
 		ttl      = 10 * time.Second
 	)
-	clk := &fakeClock{t: time.Date(2026, 5, 10, 9, 0, 0, 0, time.UTC)}
-	l := New(Options{Now: clk.Now, SettledTTL: ttl})
-	n := 0
-	for i := range accounts { // every account exists before the soak
-		request(t, l, accountID(i), requestID(n))
-		n++
-	}
-	// Within the retention, plus what one round of the sweep lags behind.
-	bound := int(ttl/step) + accounts/sweepAccounts + pruneBatch
-	var mid struct {
-		remembered int
-		heap       uint64
-	}
-	for k := range requests {
-		clk.t = clk.t.Add(step)
-		request(t, l, accountID(k/10%accounts), requestID(n))
-		n++
-		if k+1 != requests/2 && k+1 != requests {
-			continue
-		}
-		remembered, heap := l.remembered(), liveHeap()
-		t.Logf("after %d requests: %d outcomes remembered, live heap %d KiB", k+1, remembered, heap>>10)
-		if remembered > bound {
-			t.Fatalf("after %d requests %d outcomes are remembered, want at most %d", k+1, remembered, bound)
-		}
-		if k+1 == requests/2 {
-			mid.remembered, mid.heap = remembered, heap
-			continue
-		}
-		if heap > mid.heap+mid.heap/10+256<<10 {
-			t.Fatalf("live heap grew from %d KiB halfway to %d KiB at the end", mid.heap>>10, heap>>10)
-		}
+	for _, tt := range []struct {
+		name    string
+		account func(k int) int
+	}{
+		// Each account busy for ten requests, then silent: only the sweep
+		// forgets what it left.
+		{"bursts", func(k int) int { return k / 10 % accounts }},
+		// A tenth of the accounts in turn, each calling again well within
+		// the retention: an account's own calls forget its outcomes while
+		// some are always remembered, so its queue must be compacted
+		// before it drains.
+		{"round robin", func(k int) int { return k % (accounts / 10) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := &fakeClock{t: time.Date(2026, 5, 10, 9, 0, 0, 0, time.UTC)}
+			l := New(Options{Now: clk.Now, SettledTTL: ttl})
+			n := 0
+			for i := range accounts { // every account exists before the soak
+				request(t, l, accountID(i), requestID(n))
+				n++
+			}
+			// Within the retention, plus what one round of the sweep lags behind.
+			bound := int(ttl/step) + accounts/sweepAccounts + pruneBatch
+			var mid struct {
+				remembered int
+				heap       uint64
+			}
+			for k := range requests {
+				clk.t = clk.t.Add(step)
+				request(t, l, accountID(tt.account(k)), requestID(n))
+				n++
+				if k+1 != requests/2 && k+1 != requests {
+					continue
+				}
+				remembered, slots := l.queued()
+				heap := liveHeap()
+				t.Logf("after %d requests: %d outcomes remembered in %d queue slots, live heap %d KiB", k+1, remembered, slots, heap>>10)
+				if remembered > bound {
+					t.Fatalf("after %d requests %d outcomes are remembered, want at most %d", k+1, remembered, bound)
+				}
+				// A queue keeps about twice what it holds, plus a slot or
+				// two; one that only grows until it drains would keep
+				// every slot it ever used.
+				if slots > 3*remembered+accounts {
+					t.Fatalf("after %d requests the queues keep %d slots for %d outcomes", k+1, slots, remembered)
+				}
+				if k+1 == requests/2 {
+					mid.remembered, mid.heap = remembered, heap
+					continue
+				}
+				if heap > mid.heap+mid.heap/10+256<<10 {
+					t.Fatalf("live heap grew from %d KiB halfway to %d KiB at the end", mid.heap>>10, heap>>10)
+				}
+			}
+		})
 	}
 }

@@ -95,14 +95,17 @@ func (o *outcomes) prune(now int64) {
 	o.compact()
 }
 
-// compact drops the popped front of the queue once it is most of the slice,
-// amortised O(1), and remakes what has shrunk well below its peak.
+// compact drops the popped front of the queue once it is half the slice, so
+// an account that always has some outcomes remembered keeps a queue of about
+// twice what it holds rather than every slot it ever used. Each compaction
+// copies at most as many entries as were popped since the last, so the cost
+// is amortised O(1). Maps that have shrunk well below their peak are remade.
 func (o *outcomes) compact() {
 	live := len(o.queue) - o.head
 	switch {
 	case live == 0:
 		o.queue, o.head = nil, 0
-	case o.head >= pruneBatch && o.head*2 >= len(o.queue):
+	case o.head*2 >= len(o.queue):
 		if cap(o.queue) >= 4*live {
 			o.queue = slices.Clone(o.queue[o.head:])
 		} else {
