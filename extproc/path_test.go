@@ -12,10 +12,7 @@ import (
 // reaches the upstream unless tokengate meters it.
 func TestClassifyRoutes(t *testing.T) {
 	s := mustServer(t, Options{Passthrough: []Route{mustRoute(t, "GET /")}})
-	tests := []struct {
-		method, path string
-		want         routeClass
-	}{
+	tests := []classifyCase{
 		// Chat completions, every spelling LiteLLM routes to the handler.
 		{"POST", "/v1/chat/completions", routeMetered},
 		{"POST", "/chat/completions", routeMetered},
@@ -75,22 +72,14 @@ func TestClassifyRoutes(t *testing.T) {
 		{"GET", "/v1/chat/completions", routePassthrough},
 		{"HEAD", "/v1/models", routeRefused},
 	}
-	for _, tt := range tests {
-		var p requestPath
-		if got := s.classify([]byte(tt.method), []byte(tt.path), &p); got != tt.want {
-			t.Errorf("%s %s: %v, want %v", tt.method, tt.path, got, tt.want)
-		}
-	}
+	checkClassify(t, s, tests)
 }
 
 // Prefix rules match whole segments of the normalised path, and ".."
 // cannot climb out of them.
 func TestPassthroughPrefix(t *testing.T) {
 	s := mustServer(t, Options{Passthrough: []Route{mustRoute(t, "GET /v1/models"), mustRoute(t, "POST /v1/files/")}})
-	tests := []struct {
-		method, path string
-		want         routeClass
-	}{
+	tests := []classifyCase{
 		{"GET", "/v1/models", routePassthrough},
 		{"GET", "/v1/models/gpt-4o", routePassthrough},
 		{"GET", "/v1//models/", routePassthrough},
@@ -104,12 +93,7 @@ func TestPassthroughPrefix(t *testing.T) {
 		// A metered route stays metered whatever a rule covers.
 		{"POST", "/v1/files/../chat/completions", routeMetered},
 	}
-	for _, tt := range tests {
-		var p requestPath
-		if got := s.classify([]byte(tt.method), []byte(tt.path), &p); got != tt.want {
-			t.Errorf("%s %s: %v, want %v", tt.method, tt.path, got, tt.want)
-		}
-	}
+	checkClassify(t, s, tests)
 }
 
 func TestParseRoute(t *testing.T) {
@@ -134,6 +118,21 @@ func TestParseRoute(t *testing.T) {
 			t.Errorf("ParseRoute(%q) = %v, %v; want an error with %q", tt.in, r, err, tt.err)
 		case tt.err == "" && (err != nil || r.String() != tt.want):
 			t.Errorf("ParseRoute(%q) = %q, %v; want %q", tt.in, r.String(), err, tt.want)
+		}
+	}
+}
+
+type classifyCase struct {
+	method, path string
+	want         routeClass
+}
+
+func checkClassify(t *testing.T, s *Server, tests []classifyCase) {
+	t.Helper()
+	for _, tt := range tests {
+		var p requestPath
+		if got := s.classify([]byte(tt.method), []byte(tt.path), &p); got != tt.want {
+			t.Errorf("%s %s: %v, want %v", tt.method, tt.path, got, tt.want)
 		}
 	}
 }

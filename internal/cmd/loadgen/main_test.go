@@ -44,20 +44,11 @@ func startTokengate(t *testing.T) (grpcAddr, adminAddr string) {
 	return lis.Addr().String(), strings.TrimPrefix(adm.URL, "http://")
 }
 
-// TestRunSettlesEveryStream runs a small load end to end: every stream must
-// complete with every event, tokengate must strip the usage chunk it asked
-// for, and every account must be charged exactly what the upstream reported.
-func TestRunSettlesEveryStream(t *testing.T) {
-	grpcAddr, adminAddr := startTokengate(t)
-	cfg, err := parseFlags([]string{
-		"-target", grpcAddr, "-admin", adminAddr,
-		"-streams", "20", "-accounts", "4", "-tokens", "5", "-chunk-interval", "5ms",
-		"-ramp", "20ms", "-duration", "20s", "-sample-interval", "10ms",
-		// A loaded machine running the race detector must not turn a slow
-		// scheduler into Envoy's 504.
-		"-message-timeout", "5s",
-		"-check-balance", "-timeline",
-	}, &bytes.Buffer{})
+// runReport runs loadgen with args and returns its report, parsed and as
+// printed; a report that is not ok fails the test.
+func runReport(t *testing.T, args []string) (map[string]map[string]string, string) {
+	t.Helper()
+	cfg, err := parseFlags(args, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +61,23 @@ func TestRunSettlesEveryStream(t *testing.T) {
 	if !rep.ok() {
 		t.Errorf("report not ok")
 	}
+	return parseReport(t, out.String()), out.String()
+}
 
-	lines := parseReport(t, out.String())
+// TestRunSettlesEveryStream runs a small load end to end: every stream must
+// complete with every event, tokengate must strip the usage chunk it asked
+// for, and every account must be charged exactly what the upstream reported.
+func TestRunSettlesEveryStream(t *testing.T) {
+	grpcAddr, adminAddr := startTokengate(t)
+	lines, _ := runReport(t, []string{
+		"-target", grpcAddr, "-admin", adminAddr,
+		"-streams", "20", "-accounts", "4", "-tokens", "5", "-chunk-interval", "5ms",
+		"-ramp", "20ms", "-duration", "20s", "-sample-interval", "10ms",
+		// A loaded machine running the race detector must not turn a slow
+		// scheduler into Envoy's 504.
+		"-message-timeout", "5s",
+		"-check-balance", "-timeline",
+	})
 	for _, c := range []struct{ topic, key, want string }{
 		{"streams", "started", "20"},
 		{"streams", "completed", "20"},
@@ -112,27 +118,13 @@ func TestRunSettlesEveryStream(t *testing.T) {
 func TestSoakSettlesEveryRequest(t *testing.T) {
 	grpcAddr, adminAddr := startTokengate(t)
 	const requests, accounts = 200, 25
-	cfg, err := parseFlags([]string{
+	lines, out := runReport(t, []string{
 		"-target", grpcAddr, "-admin", adminAddr,
 		"-requests", strconv.Itoa(requests), "-accounts", strconv.Itoa(accounts), "-streams", "12",
 		"-tokens", "3", "-chunk-interval", "0", "-ramp", "0", "-duration", "15s", "-sample-interval", "10ms",
 		"-message-timeout", "5s", // as in TestRunSettlesEveryStream: a slow scheduler is not a 504
 		"-check-balance", "-timeline",
-	}, &bytes.Buffer{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	rep, err := run(t.Context(), cfg, &out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Log("\n" + out.String())
-	if !rep.ok() {
-		t.Errorf("report not ok")
-	}
-
-	lines := parseReport(t, out.String())
+	})
 	for _, c := range []struct{ topic, key, want string }{
 		{"config", "requests", strconv.Itoa(requests)},
 		{"streams", "started", strconv.Itoa(requests)},
@@ -191,7 +183,7 @@ func TestSoakSettlesEveryRequest(t *testing.T) {
 	}
 	// The timeline counts finished requests as they grow, ending with all.
 	last := int64(-1)
-	for line := range strings.Lines(out.String()) {
+	for line := range strings.Lines(out) {
 		if !strings.HasPrefix(line, "sample ") {
 			continue
 		}
