@@ -18,8 +18,13 @@ type admission struct {
 	precise bool
 	// choices is the request's n: each choice may spend the per-choice cap.
 	choices quota.Tokens
-	// requestedCap is the client's own per-choice completion cap, 0 if none.
+	// requestedCap is the client's own per-choice completion cap, 0 if none:
+	// the smaller of max_tokens and max_completion_tokens when both are set.
 	requestedCap quota.Tokens
+	// largestCap is the larger of the two when both are set. Providers
+	// behind LiteLLM honour one or the other, so hard enforcement must
+	// bring every cap present within the hold, not only the smaller.
+	largestCap int64
 	// heldCap is the per-choice cap hard enforcement holds and writes: the
 	// client's cap or the configured default, within the model's ceiling.
 	heldCap quota.Tokens
@@ -47,6 +52,7 @@ func (s *Server) plan(acct quota.AccountID, chat *openai.Chat, body []byte) admi
 	a := admission{
 		choices:      quota.Tokens(max(1, chat.N)),
 		requestedCap: requestedCap(chat),
+		largestCap:   max(chat.MaxTokens.Value, chat.MaxCompletionTokens.Value),
 		estimate:     quota.Tokens(chat.Prompt.Estimate()) + framing + unreadEstimate,
 	}
 	if s.opts.Enforcement == Hard {
@@ -130,15 +136,21 @@ func (s *Server) heldCap(model string, requested quota.Tokens) quota.Tokens {
 }
 
 // completionCap is the per-choice cap to write into the request under hard
-// enforcement, given what the ledger granted; 0 when the request's own cap
-// already fits. With n choices one token each is the floor, so n−1 tokens of
-// overspend are possible in the most extreme case.
+// enforcement, given what the ledger granted: the grant per choice, or the
+// client's own smaller cap when that is lower; 0 when every cap the request
+// carries already fits. Apply writes it into every cap field present, so a
+// request carrying max_tokens 10 and max_completion_tokens 64000 goes out
+// with 10 in both. With n choices one token each is the floor, so n−1 tokens
+// of overspend are possible in the most extreme case.
 func (a admission) completionCap(granted quota.Tokens) int64 {
-	per := max(1, granted/a.choices)
-	if a.requestedCap > 0 && per >= a.requestedCap {
+	want := int64(max(1, granted/a.choices))
+	if a.requestedCap > 0 {
+		want = min(want, int64(a.requestedCap))
+	}
+	if a.requestedCap > 0 && a.largestCap <= want {
 		return 0
 	}
-	return int64(per)
+	return want
 }
 
 // maxCap bounds a client's completion cap: no model writes a billion tokens,

@@ -64,3 +64,42 @@ func TestHardHoldStopsAtTheModelsCeiling(t *testing.T) {
 	}
 	h.record()
 }
+
+// A request may carry both caps; providers behind LiteLLM honour one or the
+// other, so hard enforcement brings both within what it held.
+func TestHardEnforcementCapsEveryCapField(t *testing.T) {
+	tests := []struct {
+		name, body            string
+		wantMaxTok, wantCompl int64
+	}{
+		{"smaller max_tokens", `{"model":"claude-sonnet-4","max_tokens":10,"max_completion_tokens":64000,"messages":[{"role":"user","content":"Olá!"}]}`, 10, 10},
+		{"smaller max_completion_tokens", `{"model":"claude-sonnet-4","max_tokens":1000000,"max_completion_tokens":20,"messages":[{"role":"user","content":"Olá!"}]}`, 20, 20},
+		// The hold is sized by the smaller cap, so the larger one comes down to it.
+		{"both small", `{"model":"claude-sonnet-4","max_tokens":30,"max_completion_tokens":20,"messages":[{"role":"user","content":"Olá!"}]}`, 20, 20},
+		{"equal", `{"model":"claude-sonnet-4","max_tokens":20,"max_completion_tokens":20,"messages":[{"role":"user","content":"Olá!"}]}`, 20, 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, harnessOptions{allowance: 100_000, extproc: extproc.Options{Enforcement: extproc.Hard}})
+			// LiteLLM in front of Anthropic takes both fields; OpenAI (and
+			// the fake upstream) would refuse the pair.
+			up := &envoysim.ScriptedUpstream{Header: http.Header{"Content-Type": {"application/json"}},
+				Chunks: [][]byte{[]byte(`{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":5}}`)}}
+			if res, rec := h.serve(t.Context(), chatRequest(ana, tt.body), up); res.Status != 200 {
+				t.Fatalf("status %d: %s", res.Status, rec.Body())
+			}
+			h.record()
+			var caps struct {
+				MaxTokens           int64 `json:"max_tokens"`
+				MaxCompletionTokens int64 `json:"max_completion_tokens"`
+			}
+			if err := json.Unmarshal(up.Request().Body, &caps); err != nil {
+				t.Fatal(err)
+			}
+			if caps.MaxTokens != tt.wantMaxTok || caps.MaxCompletionTokens != tt.wantCompl {
+				t.Fatalf("upstream got max_tokens %d, max_completion_tokens %d; want %d and %d",
+					caps.MaxTokens, caps.MaxCompletionTokens, tt.wantMaxTok, tt.wantCompl)
+			}
+		})
+	}
+}
