@@ -70,14 +70,17 @@ func (s *Server) plan(acct quota.AccountID, chat *openai.Chat, body []byte) admi
 }
 
 // refine replaces the bound with the exact count where the model's encoding
-// is known, or with the calibrated estimate where it is not. It costs a real
-// BPE pass (hundreds of microseconds for a few KB), so it runs only where it
-// can change the decision.
+// is known, or, in soft enforcement, with the calibrated estimate where it is
+// not. Hard enforcement promises that a request cannot spend more than is
+// left, so its hold comes down only to figures that are upper bounds: the
+// exact count of the text plus the bound of what the BPE does not see. It
+// costs a real BPE pass (hundreds of microseconds for a few KB), so it runs
+// only where it can change the decision.
 func (s *Server) refine(a admission, chat *openai.Chat, body []byte) admission {
 	a.precise = true
 	// The BPE sees only the text: media, files and opaque parts keep their
 	// figures.
-	_, framing := s.unread(chat)
+	unreadBound, framing := s.unread(chat)
 	// A vocabulary costs megabytes of memory and milliseconds to build, so
 	// it is built only once some caller comes near its limit, in the
 	// background: building it inside Envoy's message timeout would fail the
@@ -91,10 +94,17 @@ func (s *Server) refine(a admission, chat *openai.Chat, body []byte) admission {
 	}
 	if ok && enc.Ready() && len(body) <= maxExactBody {
 		if msgs, tools, err := openai.ExactMessages(body); err == nil {
-			a.estimate = quota.Tokens(enc.ChatPrompt(msgs, tools)) + framing
+			text := quota.Tokens(enc.ChatPrompt(msgs, tools))
+			a.estimate = text + framing
+			if s.opts.Enforcement == Hard {
+				a.hold.Prompt = min(a.hold.Prompt, text+unreadBound)
+				return a
+			}
 		}
 	}
-	a.hold.Prompt = min(a.hold.Prompt, a.estimate)
+	if s.opts.Enforcement != Hard {
+		a.hold.Prompt = min(a.hold.Prompt, a.estimate)
+	}
 	return a
 }
 

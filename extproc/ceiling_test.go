@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/iasolaris/tokengate/envoy/envoysim"
@@ -101,5 +102,27 @@ func TestHardEnforcementCapsEveryCapField(t *testing.T) {
 					caps.MaxTokens, caps.MaxCompletionTokens, tt.wantMaxTok, tt.wantCompl)
 			}
 		})
+	}
+}
+
+// Near its limit a caller is judged on a finer figure than the byte bound,
+// but hard enforcement, which promises a request cannot spend more than is
+// left, comes down only to an exact count: for a model whose tokenizer
+// tokengate does not have, the bound stands. Soft enforcement admits on
+// the estimate.
+func TestHardHoldComesDownOnlyToAnExactCount(t *testing.T) {
+	prose := strings.Repeat("The quarterly report shows revenue up and costs down. ", 8)
+	body := `{"model":"claude-sonnet-4","max_tokens":5,"messages":[{"role":"user","content":"` + prose + `"}]}`
+	const allowance = 250 // above the estimate (about 100), below the byte bound (over 430)
+	for _, tt := range []struct {
+		enforcement extproc.Enforcement
+		want        int
+	}{{extproc.Hard, 429}, {extproc.Soft, 200}} {
+		h := newHarness(t, harnessOptions{allowance: allowance, extproc: extproc.Options{Enforcement: tt.enforcement}})
+		up := &envoysim.ScriptedUpstream{Header: http.Header{"Content-Type": {"application/json"}},
+			Chunks: [][]byte{[]byte(`{"choices":[],"usage":{"prompt_tokens":90,"completion_tokens":5}}`)}}
+		if res, rec := h.serve(t.Context(), chatRequest(ana, body), up); res.Status != tt.want {
+			t.Fatalf("enforcement %v: status %d, want %d: %s", tt.enforcement, res.Status, tt.want, rec.Body())
+		}
 	}
 }
