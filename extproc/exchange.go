@@ -78,6 +78,17 @@ type exchange struct {
 	bodyMutationBytes *extprocv3.BodyMutation_Body
 
 	log *slog.Logger // request-scoped, made when first needed
+
+	// received is when the message being answered arrived: a phase's
+	// deadline counts from it, since Envoy's message timer runs from when
+	// it sent the message, parsing included (envoy-ext-proc.md E10).
+	received time.Time
+}
+
+// phaseContext bounds the store calls of the message being answered by
+// what is left of quota.phase_timeout since it arrived.
+func (ex *exchange) phaseContext() (context.Context, context.CancelFunc) {
+	return context.WithDeadline(ex.ctx, ex.received.Add(ex.s.opts.PhaseTimeout))
 }
 
 func (s *Server) newExchange(ctx context.Context) *exchange {
@@ -98,6 +109,7 @@ func (ex *exchange) logger() *slog.Logger {
 // (envoy-ext-proc.md E35, E41).
 func (ex *exchange) handle(req *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
 	start := time.Now()
+	ex.received = start
 	var resp *extprocv3.ProcessingResponse
 	switch r := req.GetRequest().(type) {
 	case *extprocv3.ProcessingRequest_RequestHeaders:

@@ -1,7 +1,6 @@
 package extproc
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"strconv"
@@ -34,7 +33,7 @@ func (ex *exchange) requestHeaders(m *extprocv3.HttpHeaders) *extprocv3.Processi
 	ex.metered = true
 	ex.id = ex.s.ids.next()
 	ex.envoyID = envoyRequestID(h)
-	ctx, cancel := context.WithTimeout(ex.ctx, ex.s.opts.PhaseTimeout)
+	ctx, cancel := ex.phaseContext()
 	defer cancel()
 	acct, err := ex.s.identity.Identify(ctx, h)
 	switch {
@@ -93,7 +92,7 @@ func (ex *exchange) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 	plan := ex.s.plan(ex.acct.ID, &chat, body)
 	// One deadline for the phase, however many ledger calls it makes: Envoy
 	// times the whole reply (envoy-ext-proc.md E10).
-	ctx, cancel := context.WithTimeout(ex.ctx, ex.s.opts.PhaseTimeout)
+	ctx, cancel := ex.phaseContext()
 	defer cancel()
 	res, err := ex.s.ledger.Reserve(ctx, ex.acct, ex.id, plan.hold)
 	// A call that failed (timed out, lost its connection) may still have
