@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"strings"
 	"time"
 	_ "time/tzdata" // quota.timezone must load in minimal containers without /usr/share/zoneinfo
@@ -172,6 +173,7 @@ func decode(v *viper.Viper, c *Config) error {
 		// As viper decodes: "10m" is a duration, "a,b" from the
 		// environment is a list.
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			durationsHaveUnits,
 			mapstructure.StringToTimeDurationHookFunc(),
 			mapstructure.StringToSliceHookFunc(","),
 		),
@@ -180,6 +182,22 @@ func decode(v *viper.Viper, c *Config) error {
 		return err
 	}
 	return d.Decode(settings)
+}
+
+// durationsHaveUnits refuses a bare number where a duration goes: YAML's
+// hold_ttl: 600 would otherwise decode as 600 nanoseconds, and a ledger
+// that forgets settlements after 86 µs charges a retried one twice.
+func durationsHaveUnits(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeFor[time.Duration]() {
+		return data, nil
+	}
+	switch from.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return nil, fmt.Errorf("want a duration with a unit, such as \"10m\" or \"150ms\", got the bare number %v", data)
+	}
+	return data, nil
 }
 
 func (c *Config) validate() error {

@@ -82,6 +82,8 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		{name: "model key misspelt", file: "testdata/bad_model_key.yaml", wantKey: "max_output_token"},
 		{name: "env settled ttl under hold ttl", env: map[string]string{"TOKENGATE_QUOTA_SETTLED_TTL": "5m"}, wantKey: "quota.settled_ttl"},
 		{name: "env file tokens", env: map[string]string{"TOKENGATE_QUOTA_FILE_TOKENS": "0"}, wantKey: "quota.file_tokens"},
+		{name: "bare number duration", file: "testdata/bare_duration.yaml", wantKey: "hold_ttl"},
+		{name: "env bare number duration", env: map[string]string{"TOKENGATE_QUOTA_PHASE_TIMEOUT": "150"}, wantKey: "phase_timeout"},
 		{name: "env log level", env: map[string]string{"TOKENGATE_LOG_LEVEL": "loud"}, wantKey: "log.level"},
 	}
 	for _, tt := range tests {
