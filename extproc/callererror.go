@@ -112,6 +112,15 @@ func endpointNotAllowed(method, rawPath []byte) callerError {
 	}
 }
 
+// misconfigured refuses a model call Envoy's processing mode would let
+// through unmetered; the operator's fix is in envoy.yaml.
+func misconfigured() callerError {
+	return callerError{
+		status: 500, message: "The gateway is misconfigured: model calls cannot be metered on this route.",
+		typ: "server_error", code: "gateway_misconfigured", details: "tokengate_processing_mode",
+	}
+}
+
 // tooLarge refuses a request body over the configured limit.
 func tooLarge(size, limit int64) callerError {
 	return callerError{

@@ -79,6 +79,10 @@ type exchange struct {
 
 	log *slog.Logger // request-scoped, made when first needed
 
+	// protocol is the body modes Envoy announced on the first message, nil
+	// if it announced none.
+	protocol *extprocv3.ProtocolConfiguration
+
 	// received is when the message being answered arrived: a phase's
 	// deadline counts from it, since Envoy's message timer runs from when
 	// it sent the message, parsing included (envoy-ext-proc.md E10).
@@ -110,6 +114,9 @@ func (ex *exchange) logger() *slog.Logger {
 func (ex *exchange) handle(req *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
 	start := time.Now()
 	ex.received = start
+	if pc := req.GetProtocolConfig(); pc != nil {
+		ex.protocol = pc // only the first message carries it (envoy-ext-proc.md E27)
+	}
 	var resp *extprocv3.ProcessingResponse
 	switch r := req.GetRequest().(type) {
 	case *extprocv3.ProcessingRequest_RequestHeaders:

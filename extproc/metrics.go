@@ -9,18 +9,19 @@ import (
 
 // Decision outcomes, a closed set so the label's cardinality never follows traffic.
 const (
-	outcomeAdmitted     = "admitted"
-	outcomeQuota        = "refused_quota"
-	outcomeRate         = "refused_rate"
-	outcomeBadRequest   = "bad_request"
-	outcomeNoIdentity   = "unauthenticated"
-	outcomeInactive     = "forbidden"
-	outcomeFailOpen     = "admitted_ledger_down"
-	outcomeFailClosed   = "refused_ledger_down"
-	outcomePassthrough  = "passthrough"
-	outcomeCancelled    = "client_cancelled"
-	outcomeRefusedRoute = "refused_route"
-	outcomeTooLarge     = "too_large"
+	outcomeAdmitted      = "admitted"
+	outcomeQuota         = "refused_quota"
+	outcomeRate          = "refused_rate"
+	outcomeBadRequest    = "bad_request"
+	outcomeNoIdentity    = "unauthenticated"
+	outcomeInactive      = "forbidden"
+	outcomeFailOpen      = "admitted_ledger_down"
+	outcomeFailClosed    = "refused_ledger_down"
+	outcomePassthrough   = "passthrough"
+	outcomeCancelled     = "client_cancelled"
+	outcomeRefusedRoute  = "refused_route"
+	outcomeTooLarge      = "too_large"
+	outcomeMisconfigured = "refused_misconfigured"
 )
 
 // phase is the ext_proc message an exchange is answering, or its settlement.
@@ -100,7 +101,7 @@ func newMetrics(reg prometheus.Registerer, models []string) (*metrics, error) {
 	}
 	for _, o := range []string{outcomeAdmitted, outcomeQuota, outcomeRate, outcomeBadRequest, outcomeNoIdentity,
 		outcomeInactive, outcomeFailOpen, outcomeFailClosed, outcomePassthrough, outcomeCancelled,
-		outcomeRefusedRoute, outcomeTooLarge} {
+		outcomeRefusedRoute, outcomeTooLarge, outcomeMisconfigured} {
 		m.decisions[o] = decisions.WithLabelValues(o)
 	}
 	for p := phaseStart; p < phaseCount; p++ {

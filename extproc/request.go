@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	extprocv3cfg "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/iasolaris/tokengate/extproc/openai"
@@ -30,6 +31,11 @@ func (ex *exchange) requestHeaders(m *extprocv3.HttpHeaders) *extprocv3.Processi
 		ex.s.metrics.decisions[outcomePassthrough].Inc()
 		return ex.s.upstreamAuth.passthrough
 	}
+	if !meterable(ex.protocol) {
+		ex.logger().Error("envoy does not send this route's bodies as tokengate needs; refusing the model call",
+			"request_body_mode", ex.protocol.GetRequestBodyMode().String(), "response_body_mode", ex.protocol.GetResponseBodyMode().String())
+		return ex.refuse(outcomeMisconfigured, misconfigured())
+	}
 	ex.metered = true
 	ex.id = ex.s.ids.next()
 	ex.envoyID = envoyRequestID(h)
@@ -49,6 +55,21 @@ func (ex *exchange) requestHeaders(m *extprocv3.HttpHeaders) *extprocv3.Processi
 		return ex.refuse(outcomeBadRequest, badRequest("A chat completion request needs a JSON body.", ""))
 	}
 	return continueRequestHeaders
+}
+
+// meterable reports whether Envoy's processing mode lets tokengate meter a
+// request: the whole request body in one message (BUFFERED), to size the
+// hold, and the response body at all, to read the usage. A route whose
+// override turns either off would otherwise pass unreserved, or settle
+// every request at its estimate (envoy-ext-proc.md E19, E27, E54). An
+// Envoy that announces no modes is taken at its word of the reference
+// configuration.
+func meterable(pc *extprocv3.ProtocolConfiguration) bool {
+	if pc == nil {
+		return true
+	}
+	return pc.GetRequestBodyMode() == extprocv3cfg.ProcessingMode_BUFFERED &&
+		pc.GetResponseBodyMode() != extprocv3cfg.ProcessingMode_NONE
 }
 
 // contentLength reads a request's declared body size. Envoy keeps and
