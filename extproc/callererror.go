@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"strconv"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -119,6 +120,13 @@ func misconfigured() callerError {
 		status: 500, message: "The gateway is misconfigured: model calls cannot be metered on this route.",
 		typ: "server_error", code: "gateway_misconfigured", details: "tokengate_processing_mode",
 	}
+}
+
+// upgradeNotAllowed refuses a WebSocket or CONNECT request.
+func upgradeNotAllowed(method, rawPath []byte) callerError {
+	e := endpointNotAllowed(method, rawPath)
+	e.message = strings.TrimSuffix(e.message, ".") + ": upgraded connections (WebSocket) cannot be metered."
+	return e
 }
 
 // tooLarge refuses a request body over the configured limit.

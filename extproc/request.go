@@ -22,6 +22,12 @@ func (ex *exchange) requestHeaders(m *extprocv3.HttpHeaders) *extprocv3.Processi
 	if class == routeRefused {
 		return ex.refuse(outcomeRefusedRoute, endpointNotAllowed(method, rawPath))
 	}
+	if isUpgrade(method, h) {
+		// A WebSocket (LiteLLM's /v1/realtime) carries model traffic
+		// tokengate cannot read once the connection is upgraded: whatever
+		// route it names, it would pass unmetered.
+		return ex.refuse(outcomeRefusedRoute, upgradeNotAllowed(method, rawPath))
+	}
 	if n, ok := contentLength(h); ok && n > ex.s.opts.MaxRequestBytes {
 		// Refused before Envoy buffers and sends a body tokengate could
 		// not take (envoy-ext-proc.md E20, E66).
@@ -70,6 +76,16 @@ func meterable(pc *extprocv3.ProtocolConfiguration) bool {
 	}
 	return pc.GetRequestBodyMode() == extprocv3cfg.ProcessingMode_BUFFERED &&
 		pc.GetResponseBodyMode() != extprocv3cfg.ProcessingMode_NONE
+}
+
+// isUpgrade reports a request that asks to leave HTTP: an HTTP/1.1 Upgrade
+// (WebSocket) or a CONNECT, plain or extended (HTTP/2 WebSocket).
+func isUpgrade(method []byte, h Headers) bool {
+	if string(method) == "CONNECT" {
+		return true
+	}
+	_, ok := h.bytes("upgrade")
+	return ok
 }
 
 // contentLength reads a request's declared body size. Envoy keeps and

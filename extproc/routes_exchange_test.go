@@ -144,3 +144,20 @@ func TestRequestBodyOverTheLimitIs413(t *testing.T) {
 		})
 	}
 }
+
+// A WebSocket upgrade (LiteLLM's /v1/realtime) would carry model traffic
+// tokengate cannot read: it is refused whatever route it names, a
+// passthrough one included.
+func TestUpgradesAreRefused(t *testing.T) {
+	h := newHarness(t, harnessOptions{extproc: extproc.Options{Passthrough: []extproc.Route{{Method: "GET", Prefix: "/"}}}})
+	up := newCutUpstream()
+	req := &envoysim.Request{Method: "GET", Path: "/v1/realtime?model=gpt-4o-realtime-preview", Authority: "llm",
+		Header: http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}, "X-User-Email": {ana}}}
+	res, rec := h.serve(t.Context(), req, up)
+	if res.Status != 403 || up.callCount() != 0 {
+		t.Fatalf("status %d, upstream calls %d: %s", res.Status, up.callCount(), rec.Body())
+	}
+	if e := decodeError(t, rec.Body()); !strings.Contains(e.Error.Message, "WebSocket") {
+		t.Fatalf("message %q", e.Error.Message)
+	}
+}

@@ -193,6 +193,23 @@ func (a *app) release() {
 	}
 }
 
+// warnBroadPassthrough says, once at start, when the upstream's key goes
+// with every request a broad passthrough rule covers: with the default
+// GET /, a caller could read LiteLLM's management API (keys, spend logs,
+// other users' files) with that key if it is the master key.
+func (a *app) warnBroadPassthrough() {
+	if a.cfg.Upstream.Authorization == "" {
+		return
+	}
+	for _, r := range a.cfg.passthrough {
+		if r.Prefix == "/" {
+			a.log.Warn("routes.passthrough covers every path of a method and upstream.authorization is set: "+
+				"every such request reaches the upstream with its key; use a LiteLLM key limited to model routes, "+
+				"or narrow routes.passthrough (e.g. GET /v1/models)", "route", r.String())
+		}
+	}
+}
+
 // run serves until ctx ends or a server fails, then shuts down in order.
 func (a *app) run(ctx context.Context) error {
 	// Logged here, not in newApp, so that a failed start prints only its cause.
@@ -201,6 +218,7 @@ func (a *app) run(ctx context.Context) error {
 	} else {
 		a.log.Info("using the redis ledger", "redis", redactURL(a.cfg.Redis.URL))
 	}
+	a.warnBroadPassthrough()
 	a.log.Info("tokengate serving", "version", version, "grpc", a.grpcLn.Addr().String(), "admin", a.adminLn.Addr().String())
 	failed := make(chan error, 2)
 	go func() { failed <- fmt.Errorf("grpc: %w", a.grpc.Serve(a.grpcLn)) }()
