@@ -2,6 +2,7 @@ package extproc
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 
 	"github.com/iasolaris/tokengate/quota"
@@ -84,6 +85,8 @@ func (ex *exchange) release(ctx context.Context) error {
 // attempts. Settle and Release are idempotent per request id, so a call
 // that failed after the ledger applied it is harmless to repeat, and a
 // passing blip of the store does not leave a hold to be charged at expiry.
+// The waits are jittered, so the requests that finished during an outage
+// do not all retry in step against a store that is coming back.
 func retry(ctx context.Context, call func(context.Context) error) error {
 	wait := 20 * time.Millisecond
 	for {
@@ -91,7 +94,7 @@ func retry(ctx context.Context, call func(context.Context) error) error {
 		if err == nil {
 			return nil
 		}
-		t := time.NewTimer(wait)
+		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
 		select {
 		case <-ctx.Done():
 			t.Stop()
