@@ -114,7 +114,11 @@ type Ledger interface {
 	// existing reservation.
 	Reserve(ctx context.Context, acct Account, id RequestID, h Hold) (Reservation, error)
 	// Settle replaces the hold for id with the real usage, drawing on the
-	// allowance first and then on prepaid tokens. Settling an id twice debits
+	// allowance first and then on prepaid tokens. A hold that expired was
+	// charged at its estimate; Settle debits or refunds the difference, but
+	// a refund of a charge made in an earlier period gives back only what it
+	// drew from prepaid tokens, never that period's allowance (see
+	// ledgertest). Settling an id twice debits
 	// once, for as long as the ledger remembers the id (its SettledTTL, from
 	// when the id was settled, released or its hold expired). Settling an id
 	// with no hold (lost or expired) still debits, so no
@@ -123,8 +127,9 @@ type Ledger interface {
 	// at acct.Allowance, as on Reserve.
 	Settle(ctx context.Context, acct Account, id RequestID, u Usage) (Settlement, error)
 	// Release drops the hold for id without a debit (the upstream refused the
-	// request). Releasing an id that is not held is not an error; a later
-	// Settle of a released id debits nothing.
+	// request); an expiry charge is refunded as by a Settle of no usage.
+	// Releasing an id that is not held is not an error; a later Settle of a
+	// released id debits nothing.
 	Release(ctx context.Context, acct AccountID, id RequestID) error
 	// Balance reports the account's position in the current period, or
 	// ErrUnknownAccount.

@@ -9,14 +9,21 @@
 //
 //   - Every call for an account first charges that account's expired holds
 //     (now ≥ reserved at + HoldTTL) at their held amount, into the current
-//     period, through the same allowance-then-prepaid debit as a settlement.
+//     period, through the same allowance-then-prepaid debit as a settlement,
+//     and remembers that period with the charge.
 //   - A Settle after its hold expired debits real − charged. When that is
 //     negative the refund undoes the expiry charge newest-first: overspend,
 //     then prepaid, then allowance, so the books end as a timely settlement
-//     would have left them. Used is floored at zero: a refund landing in a
-//     later period than its charge loses what does not fit rather than
-//     turning into prepaid tokens. Settlement.Debited still reports
-//     real − charged.
+//     would have left them. Used is floored at zero.
+//   - A charge made in an earlier period than its correction keeps that
+//     period's share: a debit (real > charged) lands in the current period,
+//     but a refund gives back only the prepaid part of the charge, which
+//     carries over periods, still newest-first (overspend is passed over,
+//     then prepaid comes back). The allowance and overspend parts counted
+//     against the old period's used and are not refunded into the new one,
+//     so a correction never lowers the current period's used: last month's
+//     unused allowance never becomes this month's. Settlement.Debited still
+//     reports real − charged.
 //   - Release of a hold that expired and was charged refunds the charge the
 //     same way: the upstream refused, so nothing was consumed.
 //   - Release of an id that was never held (or of an unknown account) is not an

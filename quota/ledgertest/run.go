@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T, opts Options) quota.Ledger) {
 		{"HoldExpiry", testHoldExpiry},
 		{"LateSettleChargesDifference", testLateSettle},
 		{"LateRefundFloorsUsed", testLateRefundFloor},
+		{"LateCorrectionAcrossPeriods", testLateCorrectionAcrossPeriods},
 		{"ReleaseAfterExpiryRefunds", testReleaseAfterExpiry},
 		{"ReserveAfterExpiryHoldsAgain", testReserveAfterExpiry},
 		{"OutcomesForgottenAfterSettledTTL", testOutcomeRetention},
