@@ -32,6 +32,13 @@
 //     the id was settled before (it was reserved again, so it ran again).
 //     That holds for an id whose hold expired and was charged too: Reserve
 //     holds it again, and the expiry charge stands.
+//   - Reserve of an id settled or released (still remembered) holds
+//     nothing and returns quota.ErrFinished, not a Refusal, before the rate
+//     limit is looked at: only a call that reached the ledger after its
+//     request finished can send it, and a hold made then would be charged
+//     at expiry. Expired ids are not finished (above). An id only the
+//     record of its end survived for (redisledger: done_at, rebuilt as
+//     "f") is finished.
 //   - Settled, released and expired ids are remembered for SettledTTL from
 //     when they left the books (an expired hold: from its expiry charge)
 //     and then forgotten; a Settle of a forgotten id debits as for a lost

@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T, opts Options) quota.Ledger) {
 		{"LateCorrectionAcrossPeriods", testLateCorrectionAcrossPeriods},
 		{"ReleaseAfterExpiryRefunds", testReleaseAfterExpiry},
 		{"ReserveAfterExpiryHoldsAgain", testReserveAfterExpiry},
+		{"ReserveAfterFinishHoldsNothing", testReserveAfterFinish},
 		{"OutcomesForgottenAfterSettledTTL", testOutcomeRetention},
 		{"SettleTwiceDebitsOnce", testSettleIdempotent},
 		{"SettleWithoutHoldDebits", testSettleWithoutHold},

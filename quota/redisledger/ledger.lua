@@ -39,7 +39,7 @@ local LAYOUT = '2'
 -- costs no more than any other, and each call writes far fewer.
 local PRUNE_BATCH = 64
 
-local UNKNOWN, OK, DUPLICATE, EXISTING, EXHAUSTED, RATE_LIMITED = -1, 0, 1, 2, 3, 4
+local UNKNOWN, OK, DUPLICATE, EXISTING, EXHAUSTED, RATE_LIMITED, FINISHED = -1, 0, 1, 2, 3, 4, 5
 
 local BYTE_E = string.byte('e')
 
