@@ -111,10 +111,18 @@ type Ledger interface {
 	// An account seen for the first time starts with acct.Allowance and no
 	// prepaid tokens. A refusal is a *Refusal wrapping ErrQuotaExhausted or
 	// ErrRateLimited. Reserving an id that is already held returns the
-	// existing reservation.
+	// existing reservation. Reserving an id already settled or released,
+	// for as long as the ledger remembers it, holds nothing and returns an
+	// error wrapping ErrFinished: the request is over, and a hold made now
+	// would only be charged at expiry. An id whose hold expired and was
+	// charged is not finished: reserved again, it is held again.
 	Reserve(ctx context.Context, acct Account, id RequestID, h Hold) (Reservation, error)
 	// Settle replaces the hold for id with the real usage, drawing on the
-	// allowance first and then on prepaid tokens. Settling an id twice debits
+	// allowance first and then on prepaid tokens. A hold that expired was
+	// charged at its estimate; Settle debits or refunds the difference, but
+	// a refund of a charge made in an earlier period gives back only what it
+	// drew from prepaid tokens, never that period's allowance (see
+	// ledgertest). Settling an id twice debits
 	// once, for as long as the ledger remembers the id (its SettledTTL, from
 	// when the id was settled, released or its hold expired). Settling an id
 	// with no hold (lost or expired) still debits, so no
@@ -123,8 +131,9 @@ type Ledger interface {
 	// at acct.Allowance, as on Reserve.
 	Settle(ctx context.Context, acct Account, id RequestID, u Usage) (Settlement, error)
 	// Release drops the hold for id without a debit (the upstream refused the
-	// request). Releasing an id that is not held is not an error; a later
-	// Settle of a released id debits nothing.
+	// request); an expiry charge is refunded as by a Settle of no usage.
+	// Releasing an id that is not held is not an error; a later Settle of a
+	// released id debits nothing.
 	Release(ctx context.Context, acct AccountID, id RequestID) error
 	// Balance reports the account's position in the current period, or
 	// ErrUnknownAccount.
@@ -141,6 +150,13 @@ var (
 	ErrRateLimited = errors.New("rate limited")
 	// ErrUnknownAccount means the ledger has never reserved for the account.
 	ErrUnknownAccount = errors.New("unknown account")
+	// ErrFinished means Reserve came after its request was settled or
+	// released: typically a call that timed out on the caller's side and
+	// reached the store after the caller had released the id. Nothing is
+	// held and nothing needs undoing; it is not a refusal (no Balance) and
+	// not a store failure. A Settle of the id is a duplicate, so a caller
+	// must not admit the request on this answer.
+	ErrFinished = errors.New("request already settled or released")
 )
 
 // Refusal says why a request was refused and what the caller has left; extproc

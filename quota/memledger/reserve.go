@@ -23,6 +23,11 @@ func (l *Ledger) Reserve(ctx context.Context, acct quota.Account, id quota.Reque
 	if held, ok := a.holds[id]; ok {
 		return quota.Reservation{ID: id, Prompt: held.prompt, Completion: held.completion, Balance: a.balance()}, nil
 	}
+	// A late call for a request already over holds nothing: its hold would
+	// only be charged at expiry. An expired id may be held again.
+	if kind, _, ok := a.outcomes.get(id); ok && kind != expired {
+		return quota.Reservation{}, fmt.Errorf("memledger: reserve %s: %w", acct.ID, quota.ErrFinished)
+	}
 
 	minute := unixMinute(now)
 	if acct.RPM > 0 && a.rpmMinute == minute && a.rpmCount >= acct.RPM {

@@ -10,10 +10,11 @@
 //	{a:<id>}:acct        hash  allowance, prepaid, reserved, rpm_minute, rpm_count,
 //	                           used + month (copy of that month's used), v (layout)
 //	{a:<id>}:holds       hash  request id → "prompt,completion,expires_ms" (live)
-//	                           | "e,<allowance>,<prepaid>,<over>,forget_ms" (expired, charged)
+//	                           | "e<YYYY-MM>,<allowance>,<prepaid>,<over>,forget_ms"
+//	                           (expired, charged in that month)
 //	{a:<id>}:exp         zset  the same entries as members "prompt,completion,<id>"
-//	                           scored expires_ms, "e,<a>,<p>,<o>,<id>" scored forget_ms
-//	{a:<id>}:done        hash  request id → "s" | "r" | "e,<a>,<p>,<o>" | "f"
+//	                           scored expires_ms, "e<YYYY-MM>,<a>,<p>,<o>,<id>" scored forget_ms
+//	{a:<id>}:done        hash  request id → "s" | "r" | "e<YYYY-MM>,<a>,<p>,<o>" | "f"
 //	{a:<id>}:done_at     zset  request id → when done forgets it (SettledTTL)
 //	{a:<id>}:p:<YYYY-MM> hash  used, and copies of allowance and prepaid;
 //	                           expires two months after the period ends
@@ -29,10 +30,13 @@
 //     O(1) check; only when they differ does it read the pair and rebuild
 //     the missing half, recomputing reserved from the live holds.
 //   - A hold that expires unsettled is charged at what it holds, and the
-//     charge, split into allowance, prepaid and overspend, stays on the
-//     hold's own record in holds and exp as well as in done until
-//     SettledTTL passes. A late Settle or Release corrects that charge
-//     exactly whichever key is gone, and never charges the hold again.
+//     charge, split into allowance, prepaid and overspend, and the month it
+//     was drawn in, stays on the hold's own record in holds and exp as well
+//     as in done until SettledTTL passes. A late Settle or Release corrects
+//     that charge exactly whichever key is gone, and never charges the hold
+//     again; a charge from an earlier month gets back only its prepaid part
+//     (see ledgertest). A record written before the month was kept ("e,...")
+//     is corrected as one of the current month.
 //   - Settled and released ids are in done and done_at, so a repeated
 //     Settle is a duplicate even when one of them is lost.
 //   - The period's used is also in acct, beside the month it counts, and

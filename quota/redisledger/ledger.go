@@ -85,6 +85,7 @@ const (
 	statusExisting    = 2
 	statusExhausted   = 3
 	statusRateLimited = 4
+	statusFinished    = 5
 )
 
 // reply is what a script returned: a status, two values the script names,

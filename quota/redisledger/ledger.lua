@@ -8,12 +8,12 @@
 --   1 acct    hash  allowance, prepaid, reserved, rpm_minute, rpm_count,
 --                   used + month (a copy of that month's period used), v
 --   2 holds   hash  request id -> "<prompt>,<completion>,<expires_ms>"  live hold
---                                 "e,<allowance>,<prepaid>,<over>,<forget_ms>"
---                                 expired and charged, kept until forgotten
+--                                 "e<month>,<allowance>,<prepaid>,<over>,<forget_ms>"
+--                                 expired and charged in <month>, kept until forgotten
 --   3 exp     zset  the mirror of holds, one member per entry with the same
 --                   figures: "<prompt>,<completion>,<id>" scored expires_ms,
---                   "e,<allowance>,<prepaid>,<over>,<id>" scored forget_ms
---   4 done    hash  request id -> "s" | "r" | "e,<allowance>,<prepaid>,<over>" | "f"
+--                   "e<month>,<allowance>,<prepaid>,<over>,<id>" scored forget_ms
+--   4 done    hash  request id -> "s" | "r" | "e<month>,<allowance>,<prepaid>,<over>" | "f"
 --                   settled | released | expired, charged from each | finished
 --                   (rebuilt from done_at, which keeps no kind)
 --   5 done_at zset  request id -> ms after which done forgets it; the mirror of done
@@ -39,7 +39,7 @@ local LAYOUT = '2'
 -- costs no more than any other, and each call writes far fewer.
 local PRUNE_BATCH = 64
 
-local UNKNOWN, OK, DUPLICATE, EXISTING, EXHAUSTED, RATE_LIMITED = -1, 0, 1, 2, 3, 4
+local UNKNOWN, OK, DUPLICATE, EXISTING, EXHAUSTED, RATE_LIMITED, FINISHED = -1, 0, 1, 2, 3, 4, 5
 
 local BYTE_E = string.byte('e')
 
@@ -48,7 +48,10 @@ local BYTE_E = string.byte('e')
 local function int(n) return string.format('%d', n) end
 
 -- Record formats. Request ids come last in exp members, so any bytes they
--- hold parse back; a live entry starts with a digit, an expired one with "e".
+-- hold parse back; a live entry starts with a digit, an expired one with "e"
+-- and the month its charge was drawn in, which cannot hold a comma. Records
+-- written before the month was kept have none ("e,..."): their month is
+-- taken for the current one, as it was then.
 
 local function live_entry(prompt, completion, expires)
 	return int(prompt) .. ',' .. int(completion) .. ',' .. int(expires)
@@ -58,22 +61,28 @@ local function live_member(id, prompt, completion)
 	return int(prompt) .. ',' .. int(completion) .. ',' .. id
 end
 
-local function expired_entry(a, p, o, forget)
-	return 'e,' .. int(a) .. ',' .. int(p) .. ',' .. int(o) .. ',' .. int(forget)
+-- charge_record is the part of an expiry record that holds, exp and done
+-- share: the month and how the charge was drawn.
+local function charge_record(a, p, o, month)
+	return 'e' .. month .. ',' .. int(a) .. ',' .. int(p) .. ',' .. int(o)
 end
 
-local function expired_member(id, a, p, o)
-	return 'e,' .. int(a) .. ',' .. int(p) .. ',' .. int(o) .. ',' .. id
+local function expired_entry(a, p, o, forget, month)
+	return charge_record(a, p, o, month) .. ',' .. int(forget)
+end
+
+local function expired_member(id, a, p, o, month)
+	return charge_record(a, p, o, month) .. ',' .. id
 end
 
 -- parse_entry reads a holds entry: 'h', prompt, completion, expires_ms for a
--- live hold; 'e', allowance, prepaid, over, forget_ms for an expired one; nil
--- for anything else.
+-- live hold; 'e', allowance, prepaid, over, forget_ms, month for an expired
+-- one; nil for anything else.
 local function parse_entry(v)
 	if string.byte(v, 1) == BYTE_E then
-		local a, p, o, f = string.match(v, '^e,(%d+),(%d+),(%d+),(%d+)$')
+		local m, a, p, o, f = string.match(v, '^e([%d%-]*),(%d+),(%d+),(%d+),(%d+)$')
 		if a then
-			return 'e', tonumber(a), tonumber(p), tonumber(o), tonumber(f)
+			return 'e', tonumber(a), tonumber(p), tonumber(o), tonumber(f), m
 		end
 		return nil
 	end
@@ -88,9 +97,9 @@ end
 -- and the holds entry it mirrors, or nil.
 local function parse_member(m, score)
 	if string.byte(m, 1) == BYTE_E then
-		local a, p, o, id = string.match(m, '^e,(%d+),(%d+),(%d+),(.*)$')
+		local mo, a, p, o, id = string.match(m, '^e([%d%-]*),(%d+),(%d+),(%d+),(.*)$')
 		if a then
-			return id, 'e,' .. a .. ',' .. p .. ',' .. o .. ',' .. int(tonumber(score))
+			return id, 'e' .. mo .. ',' .. a .. ',' .. p .. ',' .. o .. ',' .. int(tonumber(score))
 		end
 		return nil
 	end
@@ -102,7 +111,7 @@ local function parse_member(m, score)
 end
 
 -- outcome parses a done entry: its kind and, for "e", how the expiry charge
--- was drawn.
+-- was drawn and in which month.
 local function outcome(id)
 	local v = redis.call('HGET', K_DONE, id)
 	if not v then
@@ -110,8 +119,8 @@ local function outcome(id)
 	end
 	local kind = string.sub(v, 1, 1)
 	if kind == 'e' then
-		local a, p, o = string.match(v, '^e,(%d+),(%d+),(%d+)$')
-		return kind, tonumber(a) or 0, tonumber(p) or 0, tonumber(o) or 0
+		local m, a, p, o = string.match(v, '^e([%d%-]*),(%d+),(%d+),(%d+)$')
+		return kind, tonumber(a) or 0, tonumber(p) or 0, tonumber(o) or 0, m or ''
 	end
 	return kind
 end
@@ -230,10 +239,10 @@ local function debit(n)
 	return from_allowance, from_prepaid, over
 end
 
--- undo gives back the last n tokens of an earlier draw, newest first:
--- overspend, then prepaid, then allowance. Right after the draw that leaves
--- the books as a debit of the smaller figure would have; later, used is
--- floored at zero rather than minting prepaid tokens.
+-- undo gives back the last n tokens of an earlier draw in this period,
+-- newest first: overspend, then prepaid, then allowance. Right after the
+-- draw that leaves the books as a debit of the smaller figure would have;
+-- used is floored at zero all the same, never minting prepaid tokens.
 local function undo(from_allowance, from_prepaid, over, n)
 	n = math.min(math.max(0, n), from_allowance + from_prepaid + over)
 	local back_over = math.min(n, over)
@@ -243,12 +252,22 @@ local function undo(from_allowance, from_prepaid, over, n)
 	A.dirty = true
 end
 
--- correct moves an expiry charge to the actual usage: it debits or gives
--- back the signed difference and returns it.
-local function correct(from_allowance, from_prepaid, over, actual)
+-- correct moves an expiry charge drawn in month to the actual usage: it
+-- debits or gives back the signed difference and returns it. A refund of a
+-- charge drawn in another month gives back only its prepaid part, which
+-- carries over periods: that month's allowance and overspend counted
+-- against its own used, and refunding them into this month's would hand
+-- last month's unused allowance to this one. An empty month is a record
+-- from before months were kept, taken for this one.
+local function correct(from_allowance, from_prepaid, over, actual, month)
 	local diff = actual - (from_allowance + from_prepaid + over)
 	if diff > 0 then
 		debit(diff)
+	elseif month ~= '' and month ~= MONTH then
+		-- Newest first, as undo: the overspend part is passed over, then
+		-- the prepaid part comes back.
+		A.prepaid = A.prepaid + math.min(math.max(0, -diff - over), from_prepaid)
+		A.dirty = true
 	else
 		undo(from_allowance, from_prepaid, over, -diff)
 	end
@@ -265,35 +284,35 @@ local function remember(id, v)
 end
 
 -- take removes id's holds entry and its exp mirror. It returns 'h', prompt
--- and completion for a live hold (no longer reserved), 'e' and how the
--- expiry charge was drawn for an expired one, or nil.
+-- and completion for a live hold (no longer reserved), 'e', how the expiry
+-- charge was drawn and its month for an expired one, or nil.
 local function take(id)
 	local v = redis.call('HGET', K_HOLDS, id)
 	if not v then
 		return nil
 	end
 	redis.call('HDEL', K_HOLDS, id)
-	local kind, x, y, z = parse_entry(v)
+	local kind, x, y, z, _, month = parse_entry(v)
 	if kind == 'h' then
 		redis.call('ZREM', K_EXP, live_member(id, x, y))
 		unreserve(x + y)
 	elseif kind == 'e' then
-		redis.call('ZREM', K_EXP, expired_member(id, x, y, z))
+		redis.call('ZREM', K_EXP, expired_member(id, x, y, z, month))
 	end
-	return kind, x, y, z
+	return kind, x, y, z, month
 end
 
 -- charge turns a live hold that fell due into its expired record: charged
--- at what it holds, into the current period, with the draw kept on the
--- hold's own record and in done until SETTLED_TTL passes.
+-- at what it holds, into the current period, with the draw and the month
+-- kept on the hold's own record and in done until SETTLED_TTL passes.
 local function charge(member, prompt, completion, id)
 	local held = prompt + completion
 	redis.call('ZREM', K_EXP, member)
 	unreserve(held)
 	local a, p, o = debit(held)
-	redis.call('HSET', K_HOLDS, id, expired_entry(a, p, o, FORGET))
-	redis.call('ZADD', K_EXP, int(FORGET), expired_member(id, a, p, o))
-	remember(id, 'e,' .. int(a) .. ',' .. int(p) .. ',' .. int(o))
+	redis.call('HSET', K_HOLDS, id, expired_entry(a, p, o, FORGET, MONTH))
+	redis.call('ZADD', K_EXP, int(FORGET), expired_member(id, a, p, o, MONTH))
+	remember(id, charge_record(a, p, o, MONTH))
 end
 
 -- advance charges every hold due at NOW, drops expired records whose
@@ -303,7 +322,7 @@ local function advance()
 	for _, m in ipairs(due) do
 		if string.byte(m, 1) == BYTE_E then
 			redis.call('ZREM', K_EXP, m)
-			local id = string.match(m, '^e,%d+,%d+,%d+,(.*)$')
+			local id = string.match(m, '^e[%d%-]*,%d+,%d+,%d+,(.*)$')
 			local v = id and redis.call('HGET', K_HOLDS, id)
 			if v and string.byte(v, 1) == BYTE_E then
 				redis.call('HDEL', K_HOLDS, id)

@@ -9,9 +9,9 @@ end
 load_outcomes()
 advance()
 
-local kind, a, p, o = take(id)
+local kind, a, p, o, month = take(id)
 if not kind then
-	kind, a, p, o = outcome(id)
+	kind, a, p, o, month = outcome(id)
 	if kind and kind ~= 'e' then
 		save()
 		return reply(OK)
@@ -20,7 +20,7 @@ end
 if kind == 'e' then
 	-- Charged at its estimate when it expired; the upstream refused it,
 	-- so nothing was consumed.
-	correct(a, p, o, 0)
+	correct(a, p, o, 0, month)
 end
 remember(id, 'r')
 save()

@@ -28,12 +28,12 @@ repair_holds = function(trust_exp)
 	redis.call('DEL', K_EXP)
 	local reserved = 0
 	for id, v in pairs(entries) do
-		local kind, x, y, z, w = parse_entry(v)
+		local kind, x, y, z, w, month = parse_entry(v)
 		if kind == 'h' then
 			redis.call('ZADD', K_EXP, int(z), live_member(id, x, y))
 			reserved = reserved + x + y
 		elseif kind == 'e' then
-			redis.call('ZADD', K_EXP, int(w), expired_member(id, x, y, z))
+			redis.call('ZADD', K_EXP, int(w), expired_member(id, x, y, z, month))
 		else
 			-- Unreadable: it could be neither charged nor refunded.
 			redis.call('HDEL', K_HOLDS, id)
@@ -58,12 +58,12 @@ repair_done = function()
 		listed[id] = true
 		if not known[id] then
 			local v = redis.call('HGET', K_HOLDS, id)
-			local kind, a, p, o
+			local kind, a, p, o, month
 			if v then
-				kind, a, p, o = parse_entry(v)
+				kind, a, p, o, _, month = parse_entry(v)
 			end
 			if kind == 'e' then
-				redis.call('HSET', K_DONE, id, 'e,' .. int(a) .. ',' .. int(p) .. ',' .. int(o))
+				redis.call('HSET', K_DONE, id, charge_record(a, p, o, month))
 			else
 				redis.call('HSET', K_DONE, id, 'f')
 			end

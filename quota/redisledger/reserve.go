@@ -40,6 +40,8 @@ func (l *Ledger) Reserve(ctx context.Context, acct quota.Account, id quota.Reque
 		}
 	case statusExhausted:
 		return quota.Reservation{}, &quota.Refusal{Reason: quota.ErrQuotaExhausted, Balance: r.balance(acct.ID)}
+	case statusFinished:
+		return quota.Reservation{}, fmt.Errorf("redisledger: reserve %s: %w", acct.ID, quota.ErrFinished)
 	}
 	return quota.Reservation{}, fmt.Errorf("redisledger: reserve %s: unexpected status %d", acct.ID, r.status)
 }

@@ -1,8 +1,8 @@
 -- reserve.lua: rate check, expiry sweep and hold in one step.
 -- ARGV 5 request id  6 allowance  7 rpm (0 = no limit)  8 unix minute
 --      9 prompt  10 completion wanted  11 require completion (1/0)  12 hold expires_ms
--- Returns reply(EXISTING|OK, prompt, completion), reply(RATE_LIMITED) or
--- reply(EXHAUSTED).
+-- Returns reply(EXISTING|OK, prompt, completion), reply(FINISHED),
+-- reply(RATE_LIMITED) or reply(EXHAUSTED).
 local id = ARGV[5]
 local allowance = tonumber(ARGV[6])
 local rpm = tonumber(ARGV[7])
@@ -14,6 +14,7 @@ local expires = tonumber(ARGV[12])
 
 -- First sight: the account starts at its allowance with no prepaid.
 load(allowance)
+load_outcomes()
 A.allowance = allowance -- a plan change applies from this request on
 A.dirty = true
 advance()
@@ -26,6 +27,15 @@ if entry then
 		save()
 		return reply(EXISTING, p, c)
 	end
+end
+
+-- A late call for a request already settled, released or finished holds
+-- nothing: its hold would only be charged at expiry. An expired id ("e")
+-- may be held again.
+local kind = outcome(id)
+if kind and kind ~= 'e' then
+	save()
+	return reply(FINISHED)
 end
 
 if rpm > 0 and A.rpm_minute == minute and A.rpm_count >= rpm then

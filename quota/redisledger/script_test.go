@@ -60,12 +60,14 @@ func TestOneEvalShaPerCall(t *testing.T) {
 	ctx := t.Context()
 	acct := quota.Account{ID: "sha@example.com", Allowance: 1000}
 
+	// Each round is a new request: a settled id is finished for Reserve.
+	id := quota.RequestID("r1")
 	calls := []struct {
 		name string
 		call func() error
 	}{
-		{"reserve", func() error { _, err := l.Reserve(ctx, acct, "r", quota.Hold{Prompt: 10}); return err }},
-		{"settle", func() error { _, err := l.Settle(ctx, acct, "r", quota.Usage{Prompt: 10}); return err }},
+		{"reserve", func() error { _, err := l.Reserve(ctx, acct, id, quota.Hold{Prompt: 10}); return err }},
+		{"settle", func() error { _, err := l.Settle(ctx, acct, id, quota.Usage{Prompt: 10}); return err }},
 		{"release", func() error { return l.Release(ctx, acct.ID, "x") }},
 		{"balance", func() error { _, err := l.Balance(ctx, acct.ID); return err }},
 		{"top up", func() error { _, err := l.TopUp(ctx, acct.ID, 1); return err }},
@@ -78,6 +80,7 @@ func TestOneEvalShaPerCall(t *testing.T) {
 		}
 	}
 	log.take()
+	id = "r2"
 	for _, c := range calls {
 		if err := c.call(); err != nil {
 			t.Fatalf("%s: %v", c.name, err)

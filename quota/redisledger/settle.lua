@@ -14,17 +14,17 @@ advance()
 local debited = real
 -- A live hold wins over an earlier outcome: the id was reserved again, so
 -- the request ran again.
-local kind, a, p, o = take(id)
+local kind, a, p, o, month = take(id)
 if kind == 'h' then
 	debit(real)
 elseif kind == 'e' then
-	debited = correct(a, p, o, real)
+	debited = correct(a, p, o, real, month)
 else
-	kind, a, p, o = outcome(id)
+	kind, a, p, o, month = outcome(id)
 	if kind == 'e' then
 		-- Its holds record is gone before its outcome (forgotten a batch
 		-- apart): the outcome's copy of the charge still corrects it.
-		debited = correct(a, p, o, real)
+		debited = correct(a, p, o, real, month)
 	elseif kind then
 		save()
 		return reply(DUPLICATE)

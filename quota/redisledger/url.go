@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -98,7 +99,8 @@ func parseURL(raw string) (Endpoint, error) {
 	}
 	o, err := redis.ParseURL(raw)
 	if err != nil {
-		return Endpoint{}, quiet(err)
+		_, query, _ := strings.Cut(raw, "?")
+		return Endpoint{}, quiet(err, query)
 	}
 	if o.Network == "tcp" {
 		if _, err := checkAddr(o.Addr); err != nil {
@@ -228,7 +230,7 @@ func clusterFrom(scheme string, user *url.Userinfo, addrs []string, query string
 	u := url.URL{Scheme: scheme, User: user, Host: addrs[0], RawQuery: q.Encode()}
 	o, err := redis.ParseClusterURL(u.String())
 	if err != nil {
-		return Endpoint{}, quiet(err)
+		return Endpoint{}, quiet(err, query)
 	}
 	return Endpoint{Cluster: o}, nil
 }
@@ -258,11 +260,62 @@ func checkAddr(h string) (string, error) {
 // the URL it choked on, and that may be a password.
 var errMalformed = errors.New("malformed URL (percent-encode special characters in the user name and password)")
 
-// quiet replaces a net/url error with errMalformed.
-func quiet(err error) error {
+// goRedisError matches the go-redis parse errors that name an option it
+// knows: the name is from go-redis's own fixed set, the value after it is
+// what the URL said and may be a password.
+var goRedisError = regexp.MustCompile(`^redis: invalid ([a-z_]+) (number|duration|boolean)\b`)
+
+// optionName is what an unexpected option's name must look like to be
+// repeated in an error: go-redis's options are all spelled so.
+var optionName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+// quiet replaces any error of go-redis's URL parsers with a fixed message
+// naming only the part that is wrong. Their texts quote the path, option
+// values or addresses, and with a '/', '?' or '@' left unescaped in the
+// password, any of those can hold part of it (a path of
+// "/TOPSECRET@host:6379" is reported as an invalid database number).
+// query is the raw query of the URL, used to decide whether an unexpected
+// option's name may be repeated.
+func quiet(err error, query string) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return errMalformed
 	}
-	return err
+	msg := err.Error()
+	if m := goRedisError.FindStringSubmatch(msg); m != nil {
+		if m[1] == "database" {
+			return errors.New("invalid database number")
+		}
+		return fmt.Errorf("invalid %s value: want a %s", m[1], m[2])
+	}
+	switch {
+	case strings.HasPrefix(msg, "redis: invalid URL path"):
+		return errors.New("invalid URL path: want /<database number>")
+	case strings.HasPrefix(msg, "redis: empty unix socket path"):
+		return errors.New("empty unix socket path")
+	case strings.HasPrefix(msg, "redis: unable to parse addr param"):
+		return errors.New("invalid addr option: want host:port")
+	case strings.HasPrefix(msg, "redis: unexpected option: "):
+		return unexpectedOptions(strings.TrimPrefix(msg, "redis: unexpected option: "), query)
+	}
+	return errors.New("invalid URL")
+}
+
+// unexpectedOptions names the options go-redis did not know, so a typo is
+// easy to find, but only names shaped like an option, and none at all when
+// an '@' follows the '?': then the query may be the tail of a password with
+// an unescaped '?', and its keys parts of that password.
+func unexpectedOptions(names, query string) error {
+	const msg = "unexpected option"
+	if strings.Contains(query, "@") {
+		return errors.New(msg + " (percent-encode special characters in the user name and password)")
+	}
+	var shown []string
+	for n := range strings.SplitSeq(names, ", ") {
+		if !optionName.MatchString(n) {
+			return errors.New(msg)
+		}
+		shown = append(shown, n)
+	}
+	return errors.New(msg + ": " + strings.Join(shown, ", "))
 }

@@ -2,6 +2,7 @@ package redisledger
 
 import (
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -101,6 +102,20 @@ func TestParseURLRefuses(t *testing.T) {
 		{"redis://u:" + password + "@[::1", "malformed URL"},
 		{"redis://u:" + password + "@a:1/?pool_size=%zz", "malformed URL"},
 		{"rediss+cluster://u:" + password + "@a:1/?pool_size=%zz", "malformed URL"},
+		// go-redis's own errors quote the path, option values and
+		// addresses, which an unescaped '/', '?' or '@' in the password
+		// turns into pieces of it.
+		{"redis://user:pa@ss/" + password + "@redis.internal:6379", "invalid database number"},
+		{"redis://a:1/2/" + password, "invalid URL path"},
+		{"redis://a:1/?db=" + password, "invalid database number"},
+		{"redis://a:1/?pool_size=" + password, "invalid pool_size value: want a number"},
+		{"redis://a:1/?dial_timeout=" + password, "invalid dial_timeout value: want a duration"},
+		{"redis://a:1/?pool_fifo=" + password, "invalid pool_fifo value: want a boolean"},
+		{"redis+cluster://a:1/?read_timeout=" + password, "invalid read_timeout value: want a duration"},
+		{"redis+cluster://a:1/?addr=" + password, "invalid addr option: want host:port"},
+		{"redis://u@h:1?" + password + "@a:1", "unexpected option (percent-encode"},
+		{"redis://u@h:1?x=" + password + "@a:1", "unexpected option (percent-encode"},
+		{"redis://a:1/?" + password + "%21=1", "unexpected option"},
 	} {
 		t.Run(c.raw, func(t *testing.T) {
 			e, err := ParseURL(c.raw)
@@ -118,21 +133,28 @@ func TestParseURLRefuses(t *testing.T) {
 }
 
 // FuzzParseURL checks what any accepted URL yields, and that no error
-// repeats the password of a URL whose userinfo holds one.
+// repeats the password of a URL whose userinfo holds one, nor the value of
+// any option.
 func FuzzParseURL(f *testing.F) {
 	f.Add(uint8(0), "h4nter2pw", "@10.0.0.1:7000,10.0.0.2:7001/?pool_size=3")
 	f.Add(uint8(1), "h4nter2pw", "@redis:6380/2?dial_timeout=2s")
 	f.Add(uint8(2), "h4nter2pw", "@[::1]:7000,redis://u:x@b:1")
 	f.Add(uint8(3), "h4nter2pw", "/x@a:1")
 	f.Add(uint8(4), "h4nter2pw", "@/run/redis.sock?db=1")
+	f.Add(uint8(1), "pa@ss/h4nter2pw", "@redis.internal:6379")
+	f.Add(uint8(1), "h4nter2pw", "@a:1/?pool_size=s3cretvalue")
+	f.Add(uint8(0), "h4nter2pw", "@a:1/?addr=s3cretvalue")
 	schemes := []string{"redis+cluster", "redis", "rediss", "rediss+cluster", "unix", "http"}
 	f.Fuzz(func(t *testing.T, scheme uint8, password, rest string) {
 		raw := schemes[int(scheme)%len(schemes)] + "://user:" + password + rest
 		e, err := ParseURL(raw)
 		if err != nil {
-			if len(password) >= 6 && !strings.Contains(rest, password) && !strings.Contains(errTemplates, password) &&
+			if len(password) >= 4 && !strings.Contains(rest, password) && !strings.Contains(errTemplates, password) &&
 				strings.Contains(err.Error(), password) {
 				t.Fatalf("ParseURL(%q) error %q repeats the password", raw, err)
+			}
+			if v, ok := repeatedValue(raw, err.Error()); ok {
+				t.Fatalf("ParseURL(%q) error %q repeats the option value %q", raw, err, v)
 			}
 			return
 		}
@@ -161,6 +183,33 @@ func FuzzParseURL(f *testing.F) {
 	})
 }
 
+// repeatedValue reports a value of length four or more, of any option in
+// raw, that msg repeats. A value that is also written elsewhere in raw, as
+// a key, in the password or before the query, or that is a fixed word of
+// some message, is not held against msg.
+func repeatedValue(raw, msg string) (string, bool) {
+	head, query, ok := strings.Cut(raw, "?")
+	if !ok {
+		return "", false
+	}
+	var keys, values []string
+	for pair := range strings.SplitSeq(query, "&") {
+		k, v, _ := strings.Cut(pair, "=")
+		keys = append(keys, k)
+		values = append(values, v)
+	}
+	for _, v := range values {
+		if len(v) < 4 || !strings.Contains(msg, v) || strings.Contains(head, v) || strings.Contains(errTemplates, v) {
+			continue
+		}
+		if slices.ContainsFunc(keys, func(k string) bool { return strings.Contains(k, v) }) {
+			continue
+		}
+		return v, true
+	}
+	return "", false
+}
+
 // errTemplates is every fixed word an error may say, so the fuzz target
 // does not take a password spelled like one for a leak.
 const errTemplates = "redisledger: redis url: want redis://, rediss://, unix://, redis+cluster:// or rediss+cluster:// " +
@@ -168,4 +217,7 @@ const errTemplates = "redisledger: redis url: want redis://, rediss://, unix://,
 	"one server per redis:// URL; list a cluster as redis+cluster://host:port,host:port " +
 	"a cluster has only database 0: drop the path cluster seed every seed needs the first one's scheme and credentials " +
 	"put options on the first seed only not a host URL empty address: want host:port bad address bad port: want 1 to 65535 " +
-	"malformed URL (percent-encode special characters in the user name and password)"
+	"malformed URL (percent-encode special characters in the user name and password)" +
+	"invalid database number invalid URL path: want /<database number> empty unix socket path invalid addr option: want host:port " +
+	"unexpected option (percent-encode special characters in the user name and password) invalid URL " +
+	"value: want a number duration boolean"
