@@ -3,6 +3,7 @@ package extproc_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ const (
 	pass       fault = iota // the call goes through
 	lostBefore              // the call fails without reaching the ledger
 	lostAfter               // the ledger applies the call, then its answer is lost (a timeout)
+	finished                // Reserve answers that the id was already settled
 )
 
 // faultyLedger is a real in-memory ledger behind a connection that loses
@@ -54,6 +56,9 @@ func (l *faultyLedger) Reserve(ctx context.Context, acct quota.Account, id quota
 	f := l.next("Reserve")
 	if f == lostBefore {
 		return quota.Reservation{}, errLost
+	}
+	if f == finished {
+		return quota.Reservation{}, fmt.Errorf("memledger: reserve %s: %w", acct.ID, quota.ErrFinished)
 	}
 	r, err := l.Ledger.Reserve(ctx, acct, id, h)
 	if f == lostAfter {
@@ -214,5 +219,29 @@ func TestRefineRetryTimingOutReleasesItsHold(t *testing.T) {
 	}
 	if b.Reserved != 0 || b.Used != 0 {
 		t.Fatalf("balance %+v: a refused request left a hold or a charge", b)
+	}
+}
+
+// A Reserve answered "already settled" is neither an admission nor an
+// outage: the call would go unpaid (its Settle would be a duplicate), so it
+// is refused, and since nothing was held nothing is released.
+func TestReserveOfAFinishedIDIsRefusedWithoutRelease(t *testing.T) {
+	l := newFaultyLedger(map[string][]fault{"Reserve": {finished}})
+	h := newHarness(t, harnessOptions{ledger: l})
+	up := newCutUpstream()
+	res, rec := h.serve(t.Context(), chatRequest(ana, jsonBody), up)
+	if res.Status != 503 || up.callCount() != 0 {
+		t.Fatalf("status %d, upstream calls %d: %s", res.Status, up.callCount(), rec.Body())
+	}
+	// Another request of the account goes through; had the first released
+	// anything, the calls would show it before this one's Reserve.
+	if res, _ := h.serve(t.Context(), chatRequest(ana, jsonBody), up); res.Status != 200 {
+		t.Fatalf("next request: status %d", res.Status)
+	}
+	h.record()
+	for _, want := range []string{"Reserve", "Reserve", "Settle"} {
+		if got := <-l.calls; got != want {
+			t.Fatalf("ledger call %q, want %q", got, want)
+		}
 	}
 }

@@ -166,6 +166,12 @@ func (ex *exchange) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 			return ex.refuse(outcomeRate, refusalError(refusal, ex.acct.RPM))
 		}
 		return ex.refuse(outcomeQuota, refusalError(refusal, ex.acct.RPM))
+	case errors.Is(err, quota.ErrFinished):
+		// The ledger has already settled this id: only a reused request id
+		// gets here, and admitting would let the call go unpaid (its
+		// Settle would be a duplicate). Nothing is held.
+		ex.logger().Error("the ledger has already settled this request id; refusing", "err", err)
+		return ex.refuse(outcomeFailClosed, unavailable())
 	case err != nil && ex.s.opts.FailClosed:
 		ex.logger().Error("ledger unavailable; refusing", "phase", ex.phase.String(), "err", err)
 		return ex.refuse(outcomeFailClosed, unavailable())
@@ -188,7 +194,7 @@ func (ex *exchange) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 // refusal) but the lack of one: a timeout, a lost connection.
 func isLedgerFailure(err error) bool {
 	var refusal *quota.Refusal
-	return err != nil && !errors.As(err, &refusal)
+	return err != nil && !errors.As(err, &refusal) && !errors.Is(err, quota.ErrFinished)
 }
 
 // admit lets the request go upstream, rewriting its body where admission
