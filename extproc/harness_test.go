@@ -49,6 +49,20 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	conn := serveOnLoopback(t, srv)
+	if o.envoy.MessageTimeout == 0 {
+		// Envoy's 200 ms is for production; a loaded CI machine running the
+		// race detector must not turn a slow scheduler into a 504.
+		o.envoy.MessageTimeout = 5 * time.Second
+	}
+	h.filter = envoysim.New(extprocv3.NewExternalProcessorClient(conn), o.envoy)
+	return h
+}
+
+// serveOnLoopback runs srv on a loopback gRPC port for the test's duration
+// and returns a connection to it.
+func serveOnLoopback(t *testing.T, srv extprocv3.ExternalProcessorServer) *grpc.ClientConn {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -62,13 +76,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	if o.envoy.MessageTimeout == 0 {
-		// Envoy's 200 ms is for production; a loaded CI machine running the
-		// race detector must not turn a slow scheduler into a 504.
-		o.envoy.MessageTimeout = 5 * time.Second
-	}
-	h.filter = envoysim.New(extprocv3.NewExternalProcessorClient(conn), o.envoy)
-	return h
+	return conn
 }
 
 // chat builds a chat-completion request from user.
