@@ -1,6 +1,7 @@
 package extproc
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"strconv"
@@ -79,13 +80,15 @@ func meterable(pc *extprocv3.ProtocolConfiguration) bool {
 }
 
 // isUpgrade reports a request that asks to leave HTTP: an HTTP/1.1 Upgrade
-// (WebSocket) or a CONNECT, plain or extended (HTTP/2 WebSocket).
+// (WebSocket) or a CONNECT, plain or extended (HTTP/2 WebSocket). An
+// upgrade to h2c is not one: it only changes the HTTP version, and a
+// client such as curl --http2 offers it on ordinary requests.
 func isUpgrade(method []byte, h Headers) bool {
 	if string(method) == "CONNECT" {
 		return true
 	}
-	_, ok := h.bytes("upgrade")
-	return ok
+	v, ok := h.bytes("upgrade")
+	return ok && !bytes.EqualFold(bytes.TrimSpace(v), []byte("h2c"))
 }
 
 // contentLength reads a request's declared body size. Envoy keeps and

@@ -161,3 +161,16 @@ func TestUpgradesAreRefused(t *testing.T) {
 		t.Fatalf("message %q", e.Error.Message)
 	}
 }
+
+// curl --http2 offers an upgrade to h2c on an ordinary request: that only
+// changes the HTTP version, and the request is metered as any other.
+func TestH2CUpgradeOfferIsNotRefused(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	up := newCutUpstream()
+	req := chatRequest(ana, jsonBody)
+	req.Header.Set("Upgrade", "h2c")
+	if res, rec := h.serve(t.Context(), req, up); res.Status != 200 {
+		t.Fatalf("status %d: %s", res.Status, rec.Body())
+	}
+	h.record()
+}
