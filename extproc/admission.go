@@ -25,6 +25,9 @@ type admission struct {
 	// behind LiteLLM honour one or the other, so hard enforcement must
 	// bring every cap present within the hold, not only the smaller.
 	largestCap int64
+	// zeroCap means a cap field is present at 0 or below: it is rewritten
+	// too, since what a provider does with it is not the hold's business.
+	zeroCap bool
 	// heldCap is the per-choice cap hard enforcement holds and writes: the
 	// client's cap or the configured default, within the model's ceiling.
 	heldCap quota.Tokens
@@ -53,6 +56,7 @@ func (s *Server) plan(acct quota.AccountID, chat *openai.Chat, body []byte) admi
 		choices:      quota.Tokens(max(1, chat.N)),
 		requestedCap: requestedCap(chat),
 		largestCap:   max(chat.MaxTokens.Value, chat.MaxCompletionTokens.Value),
+		zeroCap:      (chat.MaxTokens.Set && chat.MaxTokens.Value <= 0) || (chat.MaxCompletionTokens.Set && chat.MaxCompletionTokens.Value <= 0),
 		estimate:     quota.Tokens(chat.Prompt.Estimate()) + framing + unreadEstimate,
 	}
 	if s.opts.Enforcement == Hard {
@@ -157,7 +161,7 @@ func (a admission) completionCap(granted quota.Tokens) int64 {
 	if a.requestedCap > 0 {
 		want = min(want, int64(a.requestedCap))
 	}
-	if a.requestedCap > 0 && a.largestCap <= want {
+	if a.requestedCap > 0 && a.largestCap <= want && !a.zeroCap {
 		return 0
 	}
 	return want

@@ -77,6 +77,7 @@ func TestHardEnforcementCapsEveryCapField(t *testing.T) {
 		{"smaller max_completion_tokens", `{"model":"claude-sonnet-4","max_tokens":1000000,"max_completion_tokens":20,"messages":[{"role":"user","content":"Olá!"}]}`, 20, 20},
 		// The hold is sized by the smaller cap, so the larger one comes down to it.
 		{"both small", `{"model":"claude-sonnet-4","max_tokens":30,"max_completion_tokens":20,"messages":[{"role":"user","content":"Olá!"}]}`, 20, 20},
+		{"a zero cap beside a real one", `{"model":"claude-sonnet-4","max_tokens":0,"max_completion_tokens":100,"messages":[{"role":"user","content":"Olá!"}]}`, 100, 100},
 		{"equal", `{"model":"claude-sonnet-4","max_tokens":20,"max_completion_tokens":20,"messages":[{"role":"user","content":"Olá!"}]}`, 20, 20},
 	}
 	for _, tt := range tests {

@@ -23,11 +23,12 @@ type exchange struct {
 	phase phase
 
 	// Set in the request phase.
-	metered bool // a model call we account for; false → every reply is CONTINUE
-	acct    quota.Account
-	id      quota.RequestID // the ledger's key, unique per exchange
-	envoyID string          // Envoy's x-request-id, for correlation
-	model   string
+	sawRequestHeaders bool
+	metered           bool // a model call we account for; false → every reply is CONTINUE
+	acct              quota.Account
+	id                quota.RequestID // the ledger's key, unique per exchange
+	envoyID           string          // Envoy's x-request-id, for correlation
+	model             string
 	// admitted means the request went upstream on tokengate's account: it must
 	// be settled or released exactly once, whatever happens to the stream.
 	admitted bool

@@ -22,6 +22,7 @@ const (
 	outcomeRefusedRoute  = "refused_route"
 	outcomeTooLarge      = "too_large"
 	outcomeMisconfigured = "refused_misconfigured"
+	outcomeDuplicateID   = "refused_duplicate_id"
 )
 
 // phase is the ext_proc message an exchange is answering, or its settlement.
@@ -101,7 +102,7 @@ func newMetrics(reg prometheus.Registerer, models []string) (*metrics, error) {
 	}
 	for _, o := range []string{outcomeAdmitted, outcomeQuota, outcomeRate, outcomeBadRequest, outcomeNoIdentity,
 		outcomeInactive, outcomeFailOpen, outcomeFailClosed, outcomePassthrough, outcomeCancelled,
-		outcomeRefusedRoute, outcomeTooLarge, outcomeMisconfigured} {
+		outcomeRefusedRoute, outcomeTooLarge, outcomeMisconfigured, outcomeDuplicateID} {
 		m.decisions[o] = decisions.WithLabelValues(o)
 	}
 	for p := phaseStart; p < phaseCount; p++ {

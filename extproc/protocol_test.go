@@ -36,6 +36,8 @@ func TestModelCallRefusedUnderAProcessingModeThatCannotMeterIt(t *testing.T) {
 		{"request body not sent", none, streamed, true},
 		{"request body streamed", streamed, streamed, true},
 		{"response body not sent", buffered, none, true},
+		{"response body partly sent", buffered, extprocv3cfg.ProcessingMode_BUFFERED_PARTIAL, true},
+		{"response body full duplex", buffered, extprocv3cfg.ProcessingMode_FULL_DUPLEX_STREAMED, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			stream, err := extprocv3.NewExternalProcessorClient(conn).Process(t.Context())
@@ -65,5 +67,30 @@ func TestModelCallRefusedUnderAProcessingModeThatCannotMeterIt(t *testing.T) {
 			}
 			_ = stream.CloseSend()
 		})
+	}
+}
+
+// With the request headers skipped tokengate cannot tell a model call from
+// anything else: a request body that arrives without them is refused.
+func TestBodyWithoutHeadersIsRefused(t *testing.T) {
+	srv, err := extproc.New(memledger.New(memledger.Options{}), extproc.UserHeader{Header: "x-user-email", Allowance: 1000}, extproc.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := extprocv3.NewExternalProcessorClient(serveOnLoopback(t, srv)).Process(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = stream.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{
+		RequestBody: &extprocv3.HttpBody{Body: []byte(jsonBody), EndOfStream: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imm := resp.GetImmediateResponse(); imm == nil || imm.GetStatus().GetCode() != 500 {
+		t.Fatalf("reply %v, want an immediate 500", resp)
 	}
 }

@@ -15,6 +15,7 @@ import (
 )
 
 func (ex *exchange) requestHeaders(m *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
+	ex.sawRequestHeaders = true
 	h := Headers{m.GetHeaders()}
 	method, _ := h.bytes(":method")
 	rawPath, _ := h.bytes(":path")
@@ -66,7 +67,9 @@ func (ex *exchange) requestHeaders(m *extprocv3.HttpHeaders) *extprocv3.Processi
 
 // meterable reports whether Envoy's processing mode lets tokengate meter a
 // request: the whole request body in one message (BUFFERED), to size the
-// hold, and the response body at all, to read the usage. A route whose
+// hold, and every byte of the response body, to read the usage (STREAMED or
+// BUFFERED; BUFFERED_PARTIAL stops after one message, FULL_DUPLEX_STREAMED
+// wants replies tokengate does not give). A route whose
 // override turns either off would otherwise pass unreserved, or settle
 // every request at its estimate (envoy-ext-proc.md E19, E27, E54). An
 // Envoy that announces no modes is taken at its word of the reference
@@ -75,8 +78,9 @@ func meterable(pc *extprocv3.ProtocolConfiguration) bool {
 	if pc == nil {
 		return true
 	}
+	resp := pc.GetResponseBodyMode()
 	return pc.GetRequestBodyMode() == extprocv3cfg.ProcessingMode_BUFFERED &&
-		pc.GetResponseBodyMode() != extprocv3cfg.ProcessingMode_NONE
+		(resp == extprocv3cfg.ProcessingMode_STREAMED || resp == extprocv3cfg.ProcessingMode_BUFFERED)
 }
 
 // isUpgrade reports a request that asks to leave HTTP: an HTTP/1.1 Upgrade
@@ -116,6 +120,13 @@ func envoyRequestID(h Headers) string {
 }
 
 func (ex *exchange) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
+	if !ex.sawRequestHeaders {
+		// Envoy skips the request headers on this route (a processing mode
+		// override): tokengate cannot tell a model call from anything else,
+		// and must not let one through unmetered.
+		ex.logger().Error("a request body arrived without its headers; refusing (request_header_mode must be SEND)")
+		return ex.refuse(outcomeMisconfigured, misconfigured())
+	}
 	body := b.GetBody()
 	if int64(len(body)) > ex.s.opts.MaxRequestBytes {
 		// A body without content-length (chunked) is only measured here.
@@ -174,7 +185,7 @@ func (ex *exchange) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 		// gets here, and admitting would let the call go unpaid (its
 		// Settle would be a duplicate). Nothing is held.
 		ex.logger().Error("the ledger has already settled this request id; refusing", "err", err)
-		return ex.refuse(outcomeFailClosed, unavailable())
+		return ex.refuse(outcomeDuplicateID, unavailable())
 	case err != nil && ex.s.opts.FailClosed:
 		ex.logger().Error("ledger unavailable; refusing", "phase", ex.phase.String(), "err", err)
 		return ex.refuse(outcomeFailClosed, unavailable())
