@@ -224,6 +224,16 @@ func clusterFrom(scheme string, user *url.Userinfo, addrs []string, query string
 	if err != nil {
 		return Endpoint{}, errMalformed
 	}
+	// go-redis takes further seeds from addr options: they are held to the
+	// same rule as the seeds in the authority.
+	for i, a := range q["addr"] {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return Endpoint{}, errors.New("invalid addr option: want host:port")
+		}
+		if q["addr"][i], err = checkAddr(a); err != nil {
+			return Endpoint{}, fmt.Errorf("invalid addr option: %w", err)
+		}
+	}
 	for _, a := range addrs[1:] {
 		q.Add("addr", a)
 	}
