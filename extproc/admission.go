@@ -1,6 +1,8 @@
 package extproc
 
 import (
+	"math"
+
 	"github.com/iasolaris/tokengate/extproc/openai"
 	"github.com/iasolaris/tokengate/extproc/tokens"
 	"github.com/iasolaris/tokengate/quota"
@@ -23,11 +25,10 @@ type admission struct {
 	requestedCap quota.Tokens
 	// largestCap is the larger of the two when both are set. Providers
 	// behind LiteLLM honour one or the other, so hard enforcement must
-	// bring every cap present within the hold, not only the smaller.
+	// bring every cap present within the hold, not only the smaller. A cap
+	// present at 0 or below counts as unbounded: what a provider does with
+	// it is not the hold's business, so it is rewritten too.
 	largestCap int64
-	// zeroCap means a cap field is present at 0 or below: it is rewritten
-	// too, since what a provider does with it is not the hold's business.
-	zeroCap bool
 	// heldCap is the per-choice cap hard enforcement holds and writes: the
 	// client's cap or the configured default, within the model's ceiling.
 	heldCap quota.Tokens
@@ -55,8 +56,7 @@ func (s *Server) plan(acct quota.AccountID, chat *openai.Chat, body []byte) admi
 	a := admission{
 		choices:      quota.Tokens(max(1, chat.N)),
 		requestedCap: requestedCap(chat),
-		largestCap:   max(chat.MaxTokens.Value, chat.MaxCompletionTokens.Value),
-		zeroCap:      (chat.MaxTokens.Set && chat.MaxTokens.Value <= 0) || (chat.MaxCompletionTokens.Set && chat.MaxCompletionTokens.Value <= 0),
+		largestCap:   largestCap(chat),
 		estimate:     quota.Tokens(chat.Prompt.Estimate()) + framing + unreadEstimate,
 	}
 	if s.opts.Enforcement == Hard {
@@ -102,7 +102,6 @@ func (s *Server) refine(a admission, chat *openai.Chat, body []byte) admission {
 			a.estimate = text + framing
 			if s.opts.Enforcement == Hard {
 				a.hold.Prompt = min(a.hold.Prompt, text+unreadBound)
-				return a
 			}
 		}
 	}
@@ -161,7 +160,7 @@ func (a admission) completionCap(granted quota.Tokens) int64 {
 	if a.requestedCap > 0 {
 		want = min(want, int64(a.requestedCap))
 	}
-	if a.requestedCap > 0 && a.largestCap <= want && !a.zeroCap {
+	if a.requestedCap > 0 && a.largestCap <= want {
 		return 0
 	}
 	return want
@@ -170,6 +169,21 @@ func (a admission) completionCap(granted quota.Tokens) int64 {
 // maxCap bounds a client's completion cap: no model writes a billion tokens,
 // and a cap times n must not overflow.
 const maxCap = 1 << 30
+
+// largestCap is the larger of the request's caps, or the largest int64 when
+// one is present at 0 or below.
+func largestCap(chat *openai.Chat) int64 {
+	c := int64(0)
+	for _, v := range []openai.Cap{chat.MaxCompletionTokens, chat.MaxTokens} {
+		switch {
+		case v.Set && v.Value <= 0:
+			return math.MaxInt64
+		case v.Set:
+			c = max(c, v.Value)
+		}
+	}
+	return c
+}
 
 // requestedCap is the client's per-choice completion cap. OpenAI prefers
 // max_completion_tokens and deprecates max_tokens; when both are set the

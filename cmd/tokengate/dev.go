@@ -34,11 +34,11 @@ type front struct {
 	upstream *url.URL
 }
 
-// newFront builds the front and binds its listeners. On failure it releases
-// what it acquired and returns one line naming the setting to change.
-// newFront builds the dev front. envoy tunes the emulator beyond what dev
-// always sets (no route timeout, the log); its zero value is Envoy's
-// defaults, which `tokengate dev` uses.
+// newFront builds the dev front and binds its listeners. On failure it
+// releases what it acquired and returns one line naming the setting to
+// change. envoy tunes the emulator beyond what dev always sets (no route
+// timeout, the log); its zero value is Envoy's defaults, which `tokengate
+// dev` uses.
 func newFront(a *app, listenAddr, upstream string, log *slog.Logger, envoy envoysim.Options) (_ *front, err error) {
 	// f is not the result: `return nil, err` must not clear what the
 	// deferred close needs.
