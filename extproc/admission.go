@@ -67,7 +67,7 @@ func (s *Server) plan(acct quota.AccountID, chat *openai.Chat, body []byte) admi
 		Completion:        s.completionHold(a),
 		RequireCompletion: s.opts.Enforcement == Hard,
 	}
-	if left, ok := s.hint(acct); ok && left < 2*(a.hold.Prompt+a.hold.Completion) {
+	if left, ok := s.hints.get(acct); ok && left < 2*(a.hold.Prompt+a.hold.Completion) {
 		return s.refine(a, chat, body)
 	}
 	return a

@@ -175,7 +175,7 @@ func (ex *exchange) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 		ex.maybeHeld = ex.maybeHeld || err == nil
 		return ex.refuse(outcomeCancelled, callerError{status: 499, message: "client closed request", typ: "invalid_request_error"})
 	case errors.As(err, &refusal):
-		ex.s.remember(ex.acct.ID, refusal.Balance.Remaining)
+		ex.s.hints.put(ex.acct.ID, refusal.Balance.Remaining)
 		if errors.Is(err, quota.ErrRateLimited) {
 			return ex.refuse(outcomeRate, refusalError(refusal, ex.acct.RPM))
 		}
@@ -197,7 +197,7 @@ func (ex *exchange) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResp
 		ex.s.metrics.decisions[outcomeFailOpen].Inc()
 		ex.admitted = true
 	default:
-		ex.s.remember(ex.acct.ID, res.Balance.Remaining)
+		ex.s.hints.put(ex.acct.ID, res.Balance.Remaining)
 		ex.s.metrics.decisions[outcomeAdmitted].Inc()
 		ex.admitted, ex.held, ex.res = true, true, res
 	}

@@ -213,9 +213,3 @@ func (s *Server) warm(enc *tokens.Encoding) {
 		go tokens.Warm(enc.Name())
 	}
 }
-
-// hint returns the last remaining balance seen for acct.
-func (s *Server) hint(acct quota.AccountID) (quota.Tokens, bool) { return s.hints.get(acct) }
-
-// remember records acct's remaining balance for the next request's hint.
-func (s *Server) remember(acct quota.AccountID, remaining quota.Tokens) { s.hints.put(acct, remaining) }

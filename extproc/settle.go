@@ -61,7 +61,7 @@ func (ex *exchange) finish() {
 		return
 	}
 	rec.Settlement = st
-	ex.s.remember(ex.acct.ID, st.Balance.Remaining)
+	ex.s.hints.put(ex.acct.ID, st.Balance.Remaining)
 	counters := ex.s.metrics.modelTokens(ex.model)
 	counters[0].Add(float64(u.Prompt))
 	counters[1].Add(float64(u.Completion))
